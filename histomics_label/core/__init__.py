@@ -1,0 +1,1 @@
+"""Compute core: pure Python/numpy; imports nothing from girder."""

@@ -1,0 +1,54 @@
+"""``/histomics_label/slide/{itemId}/...``: per-slide jobs."""
+from girder.api import access
+from girder.api.describe import Description, autoDescribeRoute
+from girder.api.rest import getCurrentUser
+from girder.constants import AccessType
+from girder.exceptions import RestException, ValidationException
+from girder.models.file import File
+from girder.models.item import Item
+from girder_jobs.models.job import Job
+
+from ..jobs.launcher import launch_cli
+
+
+def require_large_image(item):
+    """400 unless ``item`` is a large image (has a tile source)."""
+    if not item.get('largeImage', {}).get('fileId') or item['largeImage'].get('expected'):
+        raise RestException('Item %s is not a large image.' % item['_id'])
+    return item['largeImage']['fileId']
+
+
+class SlideEndpoints:
+    def __init__(self, root):
+        root.route('POST', ('slide', ':itemId', 'tissue_detection'), self.detect_tissue)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Detect the tissue on a slide; the job adds a "Tissue" polygon annotation to it.')
+        .modelParam('itemId', 'The slide (a large image item).', model=Item, level=AccessType.WRITE,
+                    destName='item')
+        .param('analysisSize', 'Longest side of the overview the tissue is found on (128-8192).',
+               dataType='integer', required=False, default=2048)
+        .param('minAreaFraction', 'Drop regions smaller than this fraction of the overview (0-0.5).',
+               dataType='float', required=False, default=0.001)
+        .errorResponse('The item is not a large image or a parameter is out of range.', 400)
+        .errorResponse('You must be logged in.', 401)
+        .errorResponse('Write access was denied on the item.', 403)
+        .errorResponse('The job queue is unreachable.', 503)
+    )
+    def detect_tissue(self, item, analysisSize, minAreaFraction):
+        file_id = require_large_image(item)
+        if not 128 <= analysisSize <= 8192:
+            raise ValidationException('analysisSize must be between 128 and 8192.', 'analysisSize')
+        if not 0 <= minAreaFraction <= 0.5:
+            raise ValidationException('minAreaFraction must be between 0 and 0.5.', 'minAreaFraction')
+        arguments = [
+            {'inputFileId': str(file_id), 'name': File().load(file_id, force=True)['name']},
+            {'annotationItemId': str(item['_id']), 'name': 'tissue.anot'},
+            '--analysis-size', analysisSize,
+            '--min-area-fraction', minAreaFraction,
+        ]
+        user = getCurrentUser()
+        job = launch_cli('TissueDetection', arguments, user, title='Tissue detection: %s' % item['name'],
+                         details={'itemId': str(item['_id'])})
+        return Job().filter(job, user)

@@ -1,0 +1,49 @@
+"""Histomics Label: guided, AI-assisted labeling of whole-slide images for the Digital Slide Archive."""
+from setuptools import find_packages, setup
+
+with open('README.md') as f:
+    long_description = f.read()
+
+setup(
+    name='histomics-label',
+    version='0.1.0',
+    description='Guided, AI-assisted superpixel labeling of whole-slide images in HistomicsUI',
+    long_description=long_description,
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.9',
+    packages=find_packages(include=['histomics_label', 'histomics_label.*']) + [
+        'histomics_label.web_client', 'histomics_label.cli'],
+    # The client source (web_client/) and the Slicer CLIs (cli/) live at the top level but ship inside
+    # the package, so that a plain, non-editable `pip install .` still gives `girder build` a client to
+    # build and the worker the CLIs to run.
+    package_dir={'histomics_label.web_client': 'web_client', 'histomics_label.cli': 'cli'},
+    package_data={
+        'histomics_label.web_client': ['*.json', '*.js', '**/*.js', '**/*.vue', '**/*.styl', '**/*.pug'],
+        'histomics_label.cli': ['slicer_cli_list.json', '*/*.py', '*/*.xml', 'Dockerfile*'],
+    },
+    include_package_data=True,
+    install_requires=[
+        'girder>=3.2.18,<4',
+        'girder-jobs>=3.2.18,<4',
+        'girder-worker>=0.10.7,<0.11',
+        'histomicsui>=1.8.1,<1.9',
+        'girder-large-image>=1.35.6,<1.36',
+        'girder-large-image-annotation>=1.35.6,<1.36',
+        'girder-slicer-cli-web>=1.5.14,<1.6',
+        'large-image[tiff,openslide,pil]>=1.35.6,<1.36',
+        'girder-client>=3.2',
+        'ctk-cli>=1.5',
+        'celery[redis]>=5.3',
+        'numpy>=1.24',
+        'scikit-image>=0.22',
+    ],
+    extras_require={
+        'test': ['pytest-girder>=3.2.18,<4', 'mongomock==4.3.0', 'pytest>=7'],
+        'demo': ['mongomock==4.3.0'],
+    },
+    entry_points={
+        'girder.plugin': ['histomics_label = histomics_label.plugin:HistomicsLabelPlugin'],
+        'girder_worker_plugins': ['histomics_label = histomics_label.worker_plugin:HistomicsLabelWorkerPlugin'],
+    },
+)

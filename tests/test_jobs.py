@@ -1,0 +1,99 @@
+"""End to end: REST endpoint -> Girder job -> Redis broker -> Celery worker -> CLI subprocess -> Girder.
+
+The worker runs in this process (celery's testing worker, solo pool) because with the mock database
+only this process can see Girder's data; it still talks to Girder over HTTP like a remote worker.
+"""
+import time
+
+import pytest
+from pytest_girder.assertions import assertStatusOk
+
+
+@pytest.fixture
+def worker(boundServer, redis_url):
+    from celery.contrib.testing.worker import start_worker
+    from girder.models.setting import Setting
+    from girder_worker.app import app
+
+    Setting().set('worker.api_url', 'http://127.0.0.1:%d/api/v1' % boundServer.boundPort)
+    Setting().set('worker.broker', redis_url)
+    Setting().set('worker.backend', redis_url)
+    app.conf.update(broker_url=redis_url, result_backend=redis_url)
+    with start_worker(app, pool='solo', perform_ping_check=False, shutdown_timeout=30):
+        yield app
+
+
+def wait_for_job(job_id, timeout=180):
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = Job().load(job_id, force=True, includeLog=True)
+        if job['status'] in (JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELED):
+            return job
+        time.sleep(0.25)
+    raise AssertionError('Job %s did not finish in %d s: %r' % (job_id, timeout, job))
+
+
+@pytest.mark.plugin('histomics_label')
+def test_tissue_detection_job_runs_on_the_worker_and_writes_an_annotation(
+        boundServer, worker, slide_item, labeler):
+    from girder.constants import AccessType
+    from girder.models.folder import Folder
+    from girder_jobs.constants import JobStatus
+    from girder_large_image_annotation.models.annotation import Annotation
+
+    # a non-admin member with write access on the study folder runs it
+    folder = Folder().load(slide_item['folderId'], force=True)
+    Folder().setUserAccess(folder, labeler, AccessType.WRITE, save=True)
+    resp = boundServer.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'],
+                               method='POST', user=labeler, params={'analysisSize': 1024})
+    assertStatusOk(resp)
+    assert resp.json['type'] == 'histomics_label.TissueDetection'
+    assert 'args' not in resp.json  # job arguments stay visible to site admins only
+    job = wait_for_job(resp.json['_id'])
+    log = ''.join(job['log'])
+    assert job['status'] == JobStatus.SUCCESS, log
+    assert 'Found' in log and 'tissue regions' in log
+    assert job['progress']['current'] == job['progress']['total'] == 100
+
+    annotations = list(Annotation().find({'itemId': slide_item['_id'], '_active': {'$ne': False}}))
+    assert [a['annotation']['name'] for a in annotations] == ['Tissue']
+    assert annotations[0]['creatorId'] == labeler['_id']
+    tissue = Annotation().load(annotations[0]['_id'], user=labeler)
+    elements = tissue['annotation']['elements']
+    assert len(elements) >= 1
+    assert all(e['type'] == 'polyline' and e['closed'] for e in elements)
+    # polygons are in base-slide pixels: inside the 2220 x 2967 slide, and not a tiny overview
+    xs = [p[0] for e in elements for p in e['points']]
+    ys = [p[1] for e in elements for p in e['points']]
+    assert 0 <= min(xs) and max(xs) <= 2220 and 0 <= min(ys) and max(ys) <= 2967
+    assert max(xs) - min(xs) > 1000
+    assert 0.2 < tissue['annotation']['attributes']['tissueFraction'] < 0.9
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_failing_cli_marks_the_job_as_error_with_its_message(boundServer, worker, slide_item, admin):
+    """A slide whose file is not an image makes the CLI fail: the job shows the error, nothing is written."""
+    from girder.models.item import Item
+    from girder.models.upload import Upload
+    from girder_jobs.constants import JobStatus
+    from girder_large_image_annotation.models.annotation import Annotation
+
+    folder_id = slide_item['folderId']
+    broken = Upload().uploadFromFile(
+        __import__('io').BytesIO(b'not a slide'), 11, 'broken.svs', parentType='folder',
+        parent={'_id': folder_id, '_modelType': 'folder'}, user=admin)
+    item = Item().load(broken['itemId'], force=True)
+    item['largeImage'] = {'fileId': broken['_id'], 'sourceName': 'openslide'}
+    Item().save(item)
+
+    resp = boundServer.request('/histomics_label/slide/%s/tissue_detection' % item['_id'],
+                               method='POST', user=admin)
+    assertStatusOk(resp)
+    job = wait_for_job(resp.json['_id'])
+    log = ''.join(job['log'])
+    assert job['status'] == JobStatus.ERROR
+    assert 'CliFailed' in log and 'TissueDetection exited with code' in log
+    assert Annotation().find({'itemId': item['_id']}).count() == 0

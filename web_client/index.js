@@ -1,0 +1,4 @@
+import * as rest from './rest';
+import * as views from './views';
+
+export {rest, views};

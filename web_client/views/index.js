@@ -1,0 +1,4 @@
+import HomeView from './HomeView';
+import mountVue from './mountVue';
+
+export {HomeView, mountVue};
