@@ -7,7 +7,15 @@ import HomeView from './views/HomeView';
 
 registerPluginNamespace('histomics_label', histomicsLabel);
 
+// HistomicsUI 1.8.1's image view throws while it is torn down inside the app (its destroy() announces a
+// null image to panels that still listen), so leaving it for one of our pages takes a full page load.
+function navigateTo(View, settings) {
+    if (document.querySelector('.h-image-view-body')) {
+        window.location.reload();
+        return;
+    }
+    events.trigger('g:navigateTo', View, settings || {});
+}
+
 // Our pages live inside the HistomicsUI app (/histomics#histomics-label), next to its image viewer.
-huiRouter.route('histomics-label', 'histomicsLabelHome', function () {
-    events.trigger('g:navigateTo', HomeView, {});
-});
+huiRouter.route('histomics-label', 'histomicsLabelHome', () => navigateTo(HomeView));

@@ -1,0 +1,80 @@
+"""The README's demo command end to end, seen through a real browser.
+
+Starts ``devops/serve.py`` (embedded database, private Redis, external Celery worker) on a free port,
+runs tissue detection through the REST API and the external worker, then drives Debian's chromium with
+playwright-core (tests/browser/ui_check.mjs): the slide in HistomicsUI with its annotation, and our page.
+Screenshots land in test-artifacts/. Finally Ctrl-C (SIGINT) must stop the server and its children.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import girder_client
+import psutil
+import pytest
+
+from conftest import ARTIFACTS, REPO, free_port
+
+BROWSER_DIR = os.path.join(REPO, 'tests', 'browser')
+
+
+@pytest.fixture
+def demo(tmp_path):
+    port = free_port()
+    log_path = tmp_path / 'serve.log'
+    log = open(log_path, 'w')
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, 'devops', 'serve.py'), '--port', str(port),
+         '--data-dir', str(tmp_path / 'demo')], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while 'Press Ctrl-C to stop.' not in log_path.read_text():
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            pytest.fail('the demo did not start:\n%s' % log_path.read_text()[-3000:])
+        time.sleep(0.5)
+    yield {'process': process, 'url': 'http://127.0.0.1:%d' % port, 'log': log_path}
+    if process.poll() is None:
+        process.kill()
+
+
+def wait_for_job(client, job_id, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get('job/%s' % job_id)
+        if job['status'] in (3, 4, 5):
+            return job
+        time.sleep(0.5)
+    raise AssertionError('job %s did not finish' % job_id)
+
+
+def test_demo_serves_histomicsui_and_our_page_and_stops_on_ctrl_c(demo):
+    output = demo['log'].read_text()
+    assert 'EMBEDDED, non-persistent' in output and 'Login:       admin / histomics' in output
+    client = girder_client.GirderClient(apiUrl=demo['url'] + '/api/v1')
+    client.authenticate('admin', 'histomics')
+    collection = client.get('collection')[0]
+    assert collection['name'] == 'Histomics Label Demo'
+    folder = client.get('folder', parameters={'parentType': 'collection', 'parentId': collection['_id']})[0]
+    slide = client.get('item', parameters={'folderId': folder['_id']})[0]
+    assert slide['name'] == 'CMU-1-Small-Region.svs'
+    assert client.get('item/%s/tiles' % slide['_id'])['sizeX'] == 2220
+
+    # a job on the demo's own, external Celery worker process
+    job = wait_for_job(client, client.post('histomics_label/slide/%s/tissue_detection' % slide['_id'])['_id'])
+    assert job['status'] == 3, job.get('log')
+
+    result = subprocess.run(
+        ['node', 'ui_check.mjs', demo['url'], 'admin', 'histomics', slide['_id'], ARTIFACTS],
+        cwd=BROWSER_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ('histomicsui-slide.png', 'histomics-label-home.png'):
+        assert os.path.getsize(os.path.join(ARTIFACTS, name)) > 10000
+
+    children = psutil.Process(demo['process'].pid).children(recursive=True)
+    assert len(children) >= 2  # redis-server and the celery worker
+    demo['process'].send_signal(signal.SIGINT)
+    assert demo['process'].wait(60) == 0
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, 'still running after Ctrl-C: %r' % alive
