@@ -36,11 +36,13 @@ setup(
         'ctk-cli>=1.5',
         'celery[redis]>=5.3',
         'numpy>=1.24',
+        'scipy>=1.10',
         'scikit-image>=0.22',
+        # the embedded (mongomock) database of the demo launcher
+        'mongomock==4.3.0',
     ],
     extras_require={
-        'test': ['pytest-girder>=3.2.18,<4', 'mongomock==4.3.0', 'pytest>=7'],
-        'demo': ['mongomock==4.3.0'],
+        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9'],
     },
     entry_points={
         'girder.plugin': ['histomics_label = histomics_label.plugin:HistomicsLabelPlugin'],

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README command 1: install everything, then run the demo (Girder + HistomicsUI + Histomics Label, Redis,
+# a Celery worker, a seeded slide). Options are passed to devops/serve.py (--port, --mongo-uri, ...).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$ROOT/devops/install.sh"
+exec "${VENV:-$ROOT/.venv}/bin/python" "$ROOT/devops/serve.py" "$@"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# README command 2: install everything (with test dependencies) and run the whole test suite.
+# Extra arguments go to pytest, e.g. `devops/test.sh --mongo-uri mongodb://127.0.0.1:27017` for a real
+# MongoDB instead of the default in-process mongomock, or `devops/test.sh tests/core`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$ROOT/devops/install.sh" --test
+cd "$ROOT"
+exec "${VENV:-$ROOT/.venv}/bin/python" -m pytest tests -p no:cacheprovider "$@"
