@@ -44,9 +44,14 @@ def free_port():
 
 
 def spawn(command, log_path, env=None):
-    """Start a child process that is stopped when the demo stops."""
+    """Start a child process, in the data folder, that is stopped when the demo stops.
+
+    (Celery puts its working directory on sys.path; in the data folder it cannot pick up a source checkout
+    instead of the installed package.)
+    """
     log = open(log_path, 'ab')
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                               cwd=os.path.dirname(log_path))
     _children.append(process)
     return process
 

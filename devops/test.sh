@@ -6,4 +6,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/devops/install.sh" --test
 cd "$ROOT"
-exec "${VENV:-$ROOT/.venv}/bin/python" -m pytest tests -p no:cacheprovider "$@"
+exec "${VENV:-$ROOT/.venv}/bin/pytest" tests -p no:cacheprovider "$@"
