@@ -1,10 +1,12 @@
 """Girder on an in-process mongomock database: for the demo and the test suite, never for production.
 
-Nothing is persisted: everything is lost when the process stops. Three shims make Girder 3.2 and
-large_image work on mongomock 4.3 (see docs/development.md); mongomock still lacks ``$text`` search and
+Nothing is persisted: everything is lost when the process stops. A few shims make Girder 3.2,
+large_image and pymongo 4.20's bulk writes work on mongomock 4.3 (see docs/development.md); mongomock still lacks ``$text`` search and
 ``$lookup`` with ``let``, so plugin code must not rely on those.
 """
 import functools
+
+import bson
 
 
 def apply_mongomock_shims():
@@ -33,10 +35,45 @@ def apply_mongomock_shims():
         with_options.histomics_label_shim = True
         collection.with_options = with_options
 
+    if not getattr(collection._iter_documents, 'histomics_label_shim', False):
+        collection._iter_documents = _with_id_lookup(collection._iter_documents)
+
+    builder = mongomock.collection.BulkOperationBuilder
+    for name in ('add_update', 'add_replace'):
+        method = getattr(builder, name)
+        if not getattr(method, 'histomics_label_shim', False):
+            setattr(builder, name, _without_sort(method))
+
     extra = (cursor, mongomock.command_cursor.CommandCursor)
     if not set(extra) <= set(girder.api.rest._MONGO_CURSOR_TYPES):
         # Without this, list endpoints return 500 "Cannot call filtermodel" on mongomock cursors.
         girder.api.rest._MONGO_CURSOR_TYPES = tuple(girder.api.rest._MONGO_CURSOR_TYPES) + extra
+
+
+def _with_id_lookup(method):
+    """mongomock copies and scans every document for every query; look ``{'_id': value}`` up directly, so
+    upserts by ``_id`` (one label document per key) stay O(1) as they are on MongoDB."""
+    @functools.wraps(method)
+    def wrapper(self, filter):
+        key = filter.get('_id') if isinstance(filter, dict) and len(filter) == 1 else None
+        if isinstance(key, (str, bson.ObjectId)):
+            return iter([self._store[key]] if key in self._store else [])
+        return method(self, filter)
+
+    wrapper.histomics_label_shim = True
+    return wrapper
+
+
+def _without_sort(method):
+    """pymongo >= 4.11 passes ``sort`` to bulk updates; mongomock 4.3 does not know it (unused by us)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, sort=None, **kwargs):
+        if sort is not None:
+            raise NotImplementedError('mongomock cannot sort a bulk update')
+        return method(self, *args, **kwargs)
+
+    wrapper.histomics_label_shim = True
+    return wrapper
 
 
 def use_mongomock():

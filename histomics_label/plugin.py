@@ -3,8 +3,10 @@ slicer_cli_web, jobs and worker) and mounts the Histomics Label REST resources."
 import json
 import os
 
+from girder import events
 from girder.plugin import GirderPlugin, getPlugin
 
+from .models.project import Project
 from .rest import HistomicsLabelResource
 
 
@@ -16,6 +18,13 @@ def client_source_dir():
         if os.path.isfile(os.path.join(candidate, 'package.json')):
             return candidate
     raise FileNotFoundError('The Histomics Label web client (web_client/package.json) is missing.')
+
+
+def _remove_folder_project(event):
+    """A project lives and dies with its folder."""
+    project = Project().findOne({'folderId': event.info['_id']})
+    if project is not None:
+        Project().remove(project)
 
 
 class HistomicsLabelPlugin(GirderPlugin):
@@ -31,3 +40,4 @@ class HistomicsLabelPlugin(GirderPlugin):
         for dependency in ('histomicsui', 'worker'):
             getPlugin(dependency).load(info)
         info['apiRoot'].histomics_label = HistomicsLabelResource()
+        events.bind('model.folder.remove', 'histomics_label', _remove_folder_project)

@@ -91,3 +91,36 @@ def labeler(db, admin):
     from girder.models.user import User
 
     return User().createUser('labeler', 'password', 'Lab', 'Eler', 'labeler@example.com')
+
+
+@pytest.fixture
+def project(admin, slide_item):
+    """A project on the slide's (public, admin-owned) folder, as POST /histomics_label/project makes it
+    (through the model, so that tests may use either the ``server`` or the ``boundServer`` fixture)."""
+    from girder.models.folder import Folder
+
+    from histomics_label.models.project import Project
+    from histomics_label.models.slide import ProjectSlide
+
+    folder = Folder().load(slide_item['folderId'], force=True)
+    project = Project().create(folder, admin, 'Study')
+    ProjectSlide().sync(project, folder)
+    return project
+
+
+SUPERPIXELS = 100  # a 10 x 10 grid of 200 x 250 px superpixels on the synthetic segmentation
+
+
+@pytest.fixture
+def segmented(project, slide_item):
+    """Give the project's slide a synthetic segmentation (what the segmentation job stores)."""
+    import numpy as np
+
+    from histomics_label.models.slide import ProjectSlide
+    from histomics_label.models.superpixels import SuperpixelSet
+
+    slide = ProjectSlide().findOne({'itemId': slide_item['_id']})
+    grid = np.array([(i % 10, i // 10) for i in range(SUPERPIXELS)], dtype=float)
+    centroids = grid * [200, 250] + [100, 125]
+    bboxes = np.hstack([centroids - [100, 125], centroids + [100, 125]])
+    return SuperpixelSet().store(slide, centroids, bboxes)

@@ -4,7 +4,11 @@ Each noun module adds its routes to the one root resource, so Swagger lists them
 """
 from girder.api.rest import Resource
 
+from .category import CategoryEndpoints
 from .cli import CliEndpoints
+from .label import LabelEndpoints
+from .project import ProjectEndpoints
+from .review import ReviewEndpoints
 from .slide import SlideEndpoints
 
 
@@ -12,5 +16,6 @@ class HistomicsLabelResource(Resource):
     def __init__(self):
         super().__init__()
         self.resourceName = 'histomics_label'
-        for endpoints in (CliEndpoints, SlideEndpoints):
+        for endpoints in (CliEndpoints, SlideEndpoints, ProjectEndpoints, CategoryEndpoints,
+                          LabelEndpoints, ReviewEndpoints):
             endpoints(self)

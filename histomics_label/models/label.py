@@ -1,0 +1,127 @@
+"""Labels: one small document per (project, slide, superpixel, user), written by atomic bulk upsert.
+
+Concurrent labelers never touch each other's documents, and a paint stroke of hundreds of superpixels is
+one bulk write. Every change is also appended to the label history (who, when, source, epoch).
+"""
+import datetime
+
+from girder.exceptions import ValidationException
+from girder.models.model_base import Model
+from pymongo import DeleteOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+SOURCES = ('paint', 'guided', 'review', 'import')
+MAX_LABELS_PER_REQUEST = 50000
+
+
+def document_key(project_id, item_id, superpixel, user_id):
+    """The ``_id`` of the one document per (project, slide, superpixel, user): uniqueness and atomic
+    upserts then come from MongoDB's ``_id`` index itself."""
+    return '%s:%s:%d:%s' % (project_id, item_id, superpixel, user_id)
+
+
+class Label(Model):
+    def initialize(self):
+        self.name = 'histomics_label_label'
+        self.ensureIndices([
+            ([('projectId', 1), ('itemId', 1), ('superpixel', 1)], {}),
+            ([('projectId', 1), ('userId', 1), ('itemId', 1)], {}),
+            ([('projectId', 1), ('categoryId', 1)], {}),
+            ([('projectId', 1), ('itemId', 1), ('x', 1), ('y', 1)], {}),
+        ])
+
+    def validate(self, doc):
+        return doc
+
+    def write(self, project, slide, user, labels, categories, centroids, source='paint', epoch=None):
+        """Validate then upsert ``labels`` ([{superpixel, categoryId or None}]) for ``user`` on ``slide``.
+
+        Everything is checked before anything is written, so a bad entry writes nothing (400).
+        :returns: (number set, number removed).
+        """
+        if source not in SOURCES:
+            raise ValidationException('source must be one of %s.' % ', '.join(SOURCES), 'source')
+        if not isinstance(labels, list) or not labels:
+            raise ValidationException('labels must be a non-empty list.', 'labels')
+        if len(labels) > MAX_LABELS_PER_REQUEST:
+            raise ValidationException('At most %d labels per request.' % MAX_LABELS_PER_REQUEST, 'labels')
+        count = slide.get('superpixelCount')
+        if not count:
+            raise ValidationException('Slide %s has no superpixels yet.' % slide['itemId'], 'itemId')
+        usable = {str(c['_id']): c['_id'] for c in categories if c.get('mergedInto') is None}
+        now = datetime.datetime.now(datetime.timezone.utc)
+        key = {'projectId': project['_id'], 'itemId': slide['itemId'], 'userId': user['_id']}
+        operations, history, latest = [], [], {}
+        for entry in labels:
+            superpixel, category = self._check(entry, count, usable)
+            latest[superpixel] = category
+        for superpixel, category in latest.items():
+            where = {'_id': document_key(project['_id'], slide['itemId'], superpixel, user['_id'])}
+            if category is None:
+                operations.append(DeleteOne(where))
+            else:
+                x, y = (float(v) for v in centroids[superpixel])
+                operations.append(UpdateOne(where, {
+                    '$set': {'categoryId': category, 'source': source, 'epoch': epoch, 'updated': now,
+                             'x': x, 'y': y},
+                    '$setOnInsert': dict(key, superpixel=superpixel, created=now)}, upsert=True))
+            history.append(dict(key, superpixel=superpixel, categoryId=category, source=source, epoch=epoch,
+                                time=now))
+        self._bulk(operations)
+        LabelHistory().collection.insert_many(history, ordered=False)
+        removed = sum(1 for c in latest.values() if c is None)
+        return len(latest) - removed, removed
+
+    @staticmethod
+    def _check(entry, count, usable):
+        if not isinstance(entry, dict) or 'superpixel' not in entry or 'categoryId' not in entry:
+            raise ValidationException('Each label is {"superpixel": int, "categoryId": id or null}.', 'labels')
+        superpixel = entry['superpixel']
+        if isinstance(superpixel, bool) or not isinstance(superpixel, int) or not 0 <= superpixel < count:
+            raise ValidationException('Superpixel %r does not exist on this slide (0-%d).' % (
+                superpixel, count - 1), 'labels')
+        category = entry['categoryId']
+        if category is not None and str(category) not in usable:
+            raise ValidationException('Unknown or merged category %r.' % (category,), 'labels')
+        return superpixel, (None if category is None else usable[str(category)])
+
+    def _bulk(self, operations, attempts=3):
+        """Unordered bulk write; concurrent upserts of one new ``_id`` can collide once (E11000): retry."""
+        for attempt in range(attempts):
+            try:
+                self.collection.bulk_write(operations, ordered=False)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get('writeErrors', [])
+                if attempt + 1 == attempts or any(e.get('code') != 11000 for e in errors):
+                    raise
+                operations = [operations[e['index']] for e in errors]
+
+    def query(self, project, itemId=None, userId=None, categoryIds=None, region=None):
+        """Mongo filter for labels of a project by slide, user, categories and region (l, t, r, b)."""
+        query = {'projectId': project['_id']}
+        if itemId is not None:
+            query['itemId'] = itemId
+        if userId is not None:
+            query['userId'] = userId
+        if categoryIds:
+            query['categoryId'] = {'$in': list(categoryIds)}
+        if region is not None:
+            left, top, right, bottom = region
+            query['x'] = {'$gte': left, '$lte': right}
+            query['y'] = {'$gte': top, '$lte': bottom}
+        return query
+
+
+class LabelHistory(Model):
+    """Append-only log of label changes; ``categoryId`` None records a removal."""
+
+    def initialize(self):
+        self.name = 'histomics_label_label_history'
+        self.ensureIndices([
+            ([('projectId', 1), ('itemId', 1), ('superpixel', 1), ('time', 1)], {}),
+            ([('projectId', 1), ('userId', 1), ('time', 1)], {}),
+        ])
+
+    def validate(self, doc):
+        return doc

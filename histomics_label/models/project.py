@@ -1,0 +1,118 @@
+"""A labeling project: a Girder folder of slides plus the settings of segmentation, features and model.
+
+Access follows the folder's ACL: read to view, write to label, admin to change settings.
+"""
+import datetime
+
+from girder.constants import AccessType
+from girder.exceptions import ValidationException
+from girder.models.folder import Folder
+from girder.models.model_base import Model
+
+from .category import Category
+from .label import Label, LabelHistory
+from .review import Review
+from .slide import ProjectSlide
+from .superpixels import SuperpixelSet
+
+FEATURE_KINDS = ('embedding', 'patches')
+MODEL_KINDS = ('linear', 'mlp', 'cnn_torch', 'cnn_keras', 'logistic')
+CERTAINTY_METRICS = ('confidence', 'margin', 'entropy', 'batchbald', 'coreset', 'class_balanced')
+
+#: name -> (type, default, check, description); the single place that defines project settings
+SETTINGS = {
+    'radius': (int, 100, lambda v: 8 <= v <= 2000, 'approximate superpixel radius in pixels (8-2000)'),
+    'magnification': (float, 20.0, lambda v: 0 < v <= 200, 'magnification to segment at (0-200]'),
+    'featureKind': (str, 'embedding', lambda v: v in FEATURE_KINDS, 'one of %s' % ', '.join(FEATURE_KINDS)),
+    'backbone': (str, 'efficientnet_lite0', lambda v: 0 < len(v) <= 100, 'embedding backbone name'),
+    'patchSize': (int, 64, lambda v: 16 <= v <= 512, 'patch size in pixels (16-512)'),
+    'modelKind': (str, 'mlp', lambda v: v in MODEL_KINDS, 'one of %s' % ', '.join(MODEL_KINDS)),
+    'certaintyMetric': (str, 'confidence', lambda v: v in CERTAINTY_METRICS,
+                        'one of %s' % ', '.join(CERTAINTY_METRICS)),
+    'retrainInterval': (int, 0, lambda v: 0 <= v <= 100000,
+                        'retrain after this many new labels; 0 retrains only on request'),
+}
+
+
+def validate_settings(settings, base=None):
+    """Return ``base`` (or the defaults) updated with ``settings``; ValidationException on bad values."""
+    result = dict(base) if base else {key: spec[1] for key, spec in SETTINGS.items()}
+    if not isinstance(settings, dict):
+        raise ValidationException('Settings must be a JSON object.', 'settings')
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise ValidationException('Unknown setting %r.' % key, key)
+        kind, _, check, description = SETTINGS[key]
+        try:
+            if isinstance(value, bool) or (kind is not str and isinstance(value, str)):
+                raise TypeError
+            value = kind(value)
+            if kind is int and value != settings[key]:
+                raise TypeError
+        except (TypeError, ValueError):
+            raise ValidationException('Setting %s must be a %s: %s.' % (key, kind.__name__, description), key)
+        if not check(value):
+            raise ValidationException('Setting %s is out of range: %s.' % (key, description), key)
+        result[key] = value
+    return result
+
+
+class Project(Model):
+    def initialize(self):
+        self.name = 'histomics_label_project'
+        self.ensureIndices([('folderId', {'unique': True}), 'creatorId'])
+
+    def validate(self, doc):
+        doc['name'] = (doc.get('name') or '').strip()
+        if not doc['name'] or len(doc['name']) > 200:
+            raise ValidationException('A project needs a name of 1-200 characters.', 'name')
+        doc['settings'] = validate_settings(doc.get('settings') or {}, doc.get('settings'))
+        other = self.findOne({'folderId': doc['folderId'], '_id': {'$ne': doc.get('_id')}})
+        if other is not None:
+            raise ValidationException('Folder %s already holds project %s.' % (doc['folderId'], other['_id']),
+                                      'folderId')
+        return doc
+
+    def create(self, folder, user, name, settings=None):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return self.save({
+            'name': name, 'folderId': folder['_id'], 'creatorId': user['_id'], 'created': now,
+            'updated': now, 'settings': validate_settings(settings or {}), 'epoch': 0,
+        })
+
+    def remove(self, project, **kwargs):
+        """Delete the project and everything it owns (not the slides themselves)."""
+        for model in (Category, Label, LabelHistory, Review, ProjectSlide, SuperpixelSet):
+            model().collection.delete_many({'projectId': project['_id']})
+        return super().remove(project, **kwargs)
+
+    def folder(self, project):
+        return Folder().load(project['folderId'], force=True)
+
+    def load_with_access(self, project_id, user, level=AccessType.READ):
+        """Load a project if ``user`` has ``level`` on its folder (AccessException -> 403 otherwise)."""
+        project = self.load(project_id, exc=True)
+        Folder().requireAccess(self.folder(project), user, level)
+        return project
+
+    def access_level(self, project, user):
+        return Folder().getAccessLevel(self.folder(project), user)
+
+    def update_settings(self, project, settings, name=None):
+        project['settings'] = validate_settings(settings, project['settings'])
+        if name is not None:
+            project['name'] = name
+        project['updated'] = datetime.datetime.now(datetime.timezone.utc)
+        return self.save(project)
+
+    def find_readable(self, user, limit=0, offset=0):
+        """Projects whose folder ``user`` can read, oldest first, paged after the access filter."""
+        cursor = self.find({}, sort=[('created', 1), ('_id', 1)])
+        readable = (p for p in cursor
+                    if Folder().hasAccess(self.folder(p) or {}, user, AccessType.READ))
+        for index, project in enumerate(readable):
+            if index < offset:
+                continue
+            if limit and index >= offset + limit:
+                break
+            yield project
