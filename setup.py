@@ -38,10 +38,15 @@ setup(
         'numpy>=1.24',
         'scipy>=1.10',
         'scikit-image>=0.22',
+        'numba>=0.68',  # tiled SLIC kernels (histomics_label.core)
         # the embedded (mongomock) database of the demo launcher
         'mongomock==4.3.0',
     ],
     extras_require={
+        # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
+        'ml': ['torch>=2.4', 'scikit-learn>=1.4', 'h5py>=3.10'],
+        # the Keras patch CNN (model kind cnn_keras)
+        'keras': ['tensorflow-cpu>=2.16', 'keras>=3.3'],
         'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9'],
     },
     entry_points={

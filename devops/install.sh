@@ -3,7 +3,8 @@
 # system packages (redis-server, chromium, node/npm if absent), a Python 3.11 venv with the plugin and the
 # pinned DSA stack (plain, non-editable `pip install .`), and the Girder + HistomicsUI + plugin web client.
 #   devops/install.sh [--test] [--editable]
-#   --test      also install test dependencies (pytest-girder, playwright-core for the browser tests)
+#   --test      also install test dependencies (pytest-girder, playwright-core for the browser tests) and
+#               the Keras/TensorFlow extra
 #   --editable  install the plugin in editable mode (development)
 # Environment: VENV (default .venv in the checkout), PYTHON (default python3.11, else python3).
 set -euo pipefail
@@ -39,7 +40,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 log "pip install the plugin and its pinned dependencies"
-extras=""; [ "$TEST" = 1 ] && extras="[test]"
+extras="[ml]"; [ "$TEST" = 1 ] && extras="[ml,keras,test]"
 target="$ROOT$extras"; [ "$EDITABLE" = 1 ] && target="-e $ROOT$extras"
 # shellcheck disable=SC2086
 "$VENV/bin/pip" install -q -c "$ROOT/requirements/constraints.txt" $target 2>&1 | grep -v '^WARNING: Location' || true

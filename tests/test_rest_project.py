@@ -31,6 +31,9 @@ def test_create_project_from_a_folder(server, admin, slide_item):
     ({'modelKind': 'svm'}, 'modelKind is out of range'),
     ({'colour': 'red'}, "Unknown setting 'colour'"),
     ({'retrainInterval': 1.5}, 'retrainInterval must be a int'),
+    ({'modelKind': 'linear', 'modelBackend': 'keras'}, 'Model kind linear has no keras backend'),
+    ({'modelKind': 'cnn'}, 'set featureKind to patches'),
+    ({'certaintyMetric': 'entropy'}, 'certaintyMetric is out of range'),
 ])
 def test_create_rejects_bad_settings_and_writes_nothing(server, admin, slide_item, settings, message):
     from histomics_label.models.project import Project

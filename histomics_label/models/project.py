@@ -9,6 +9,8 @@ from girder.exceptions import ValidationException
 from girder.models.folder import Folder
 from girder.models.model_base import Model
 
+from ..core.acquisition import STRATEGIES
+from ..core.classifiers import DEFAULT_BACKENDS, REGISTRY
 from .category import Category
 from .label import Label, LabelHistory
 from .review import Review
@@ -16,8 +18,8 @@ from .slide import ProjectSlide
 from .superpixels import SuperpixelSet
 
 FEATURE_KINDS = ('embedding', 'patches')
-MODEL_KINDS = ('linear', 'mlp', 'cnn_torch', 'cnn_keras', 'logistic')
-CERTAINTY_METRICS = ('confidence', 'margin', 'entropy', 'batchbald', 'coreset', 'class_balanced')
+MODEL_KINDS = tuple(sorted(DEFAULT_BACKENDS))
+MODEL_BACKENDS = tuple(sorted({backend for _, backend in REGISTRY}))
 
 #: name -> (type, default, check, description); the single place that defines project settings
 SETTINGS = {
@@ -27,8 +29,9 @@ SETTINGS = {
     'backbone': (str, 'efficientnet_lite0', lambda v: 0 < len(v) <= 100, 'embedding backbone name'),
     'patchSize': (int, 64, lambda v: 16 <= v <= 512, 'patch size in pixels (16-512)'),
     'modelKind': (str, 'mlp', lambda v: v in MODEL_KINDS, 'one of %s' % ', '.join(MODEL_KINDS)),
-    'certaintyMetric': (str, 'confidence', lambda v: v in CERTAINTY_METRICS,
-                        'one of %s' % ', '.join(CERTAINTY_METRICS)),
+    'modelBackend': (str, '', lambda v: v in MODEL_BACKENDS + ('',),
+                     'one of %s, or empty for the kind\'s default' % ', '.join(MODEL_BACKENDS)),
+    'certaintyMetric': (str, 'confidence', lambda v: v in STRATEGIES, 'one of %s' % ', '.join(STRATEGIES)),
     'retrainInterval': (int, 0, lambda v: 0 <= v <= 100000,
                         'retrain after this many new labels; 0 retrains only on request'),
 }
@@ -54,6 +57,14 @@ def validate_settings(settings, base=None):
         if not check(value):
             raise ValidationException('Setting %s is out of range: %s.' % (key, description), key)
         result[key] = value
+    pair = (result['modelKind'], result['modelBackend'] or DEFAULT_BACKENDS[result['modelKind']])
+    if pair not in REGISTRY:
+        raise ValidationException('Model kind %s has no %s backend.' % pair, 'modelBackend')
+    if result['modelKind'] == 'cnn' and result['featureKind'] != 'patches':
+        raise ValidationException('The cnn model kind trains on image patches: set featureKind to patches.',
+                                  'featureKind')
+    if result['modelKind'] != 'cnn' and result['featureKind'] == 'patches':
+        raise ValidationException('Image patches need the cnn model kind.', 'modelKind')
     return result
 
 

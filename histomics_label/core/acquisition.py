@@ -1,0 +1,307 @@
+"""Acquisition strategies: which superpixels should a labeler see next.
+
+Every strategy shares one signature and ranks candidates pooled from all slides::
+
+    strategy(probs, k, *, embeddings=None, labeled_mask=None, rng=None) -> indices
+
+``probs`` is ``(n_items, n_classes)`` or, from MC dropout, ``(n_mc, n_items, n_classes)``; ``k`` is how
+many to pick (``None`` for every candidate); ``labeled_mask`` marks items that are already labeled (never
+picked; coreset treats them as existing centres); ``rng`` is a seed or ``numpy.random.Generator`` used only
+where a strategy samples. The result holds item indices, most valuable first. Bad input raises ValueError.
+
+``certainty(probs, metric)`` gives the per-item score stored with predictions (higher = more certain).
+"""
+import numpy as np
+from scipy.special import xlogy
+
+PROB_TOLERANCE = 1e-4
+
+
+def validate_probs(probs, require_samples=False):
+    """Check a probability array and return ``(mean_probs, samples_or_None)`` as float64.
+
+    :raises ValueError: wrong dimensionality, non-finite or negative values, or rows not summing to 1.
+    """
+    arr = np.asarray(probs, dtype=np.float64)
+    if arr.ndim not in (2, 3) or arr.shape[-1] < 1 or arr.shape[-2] < 1 or arr.size == 0:
+        raise ValueError('probs must have shape (n_items, n_classes) or (n_mc, n_items, n_classes), got %r'
+                         % (arr.shape,))
+    if not np.all(np.isfinite(arr)) or arr.min() < -PROB_TOLERANCE or arr.max() > 1 + PROB_TOLERANCE:
+        raise ValueError('probs must be finite values in [0, 1]')
+    worst = float(np.max(np.abs(arr.sum(axis=-1) - 1)))
+    if worst > PROB_TOLERANCE:
+        raise ValueError('probabilities must sum to 1 over classes (largest deviation %.3g)' % worst)
+    if require_samples and arr.ndim != 3:
+        raise ValueError('this metric needs MC samples: probs of shape (n_mc, n_items, n_classes)')
+    arr = np.clip(arr, 0.0, 1.0)
+    if arr.ndim == 2:
+        return arr, None
+    return arr.mean(axis=0), arr
+
+
+def _entropy(p):
+    """Shannon entropy (nats) over the last axis."""
+    return -xlogy(p, p).sum(axis=-1)
+
+
+def _mutual_information(samples):
+    """BALD score per item: I(y; w) = H(E_w p) - E_w H(p)."""
+    return _entropy(samples.mean(axis=0)) - _entropy(samples).mean(axis=0)
+
+
+def _top2(mean):
+    part = np.sort(mean, axis=-1)
+    second = part[:, -2] if mean.shape[1] > 1 else np.zeros(len(mean))
+    return part[:, -1], second
+
+
+def _certainty_confidence(mean, samples):
+    return _top2(mean)[0]
+
+
+def _certainty_margin(mean, samples):
+    first, second = _top2(mean)
+    return first - second
+
+
+def _certainty_negative_entropy(mean, samples):
+    return -_entropy(mean)
+
+
+def _certainty_bald(mean, samples):
+    return -_mutual_information(samples)
+
+
+CERTAINTY_METRICS = {
+    'confidence': _certainty_confidence,
+    'margin': _certainty_margin,
+    'negative_entropy': _certainty_negative_entropy,
+    'bald': _certainty_bald,
+    # The certainty of one item under BatchBALD is its BALD score (a batch of one).
+    'batchbald': _certainty_bald,
+}
+_NEEDS_SAMPLES = {'bald', 'batchbald'}
+
+
+def certainty(probs, metric='confidence'):
+    """Per-item certainty (higher = more certain) under ``metric``, one of ``CERTAINTY_METRICS``.
+
+    ``confidence`` is the top probability, ``margin`` top minus runner-up, ``negative_entropy`` minus the
+    predictive entropy, ``bald``/``batchbald`` minus the mutual information (needs MC samples). MC samples
+    are averaged for the first three.
+    """
+    if metric not in CERTAINTY_METRICS:
+        raise ValueError('unknown certainty metric %r; choose from %s' % (metric, sorted(CERTAINTY_METRICS)))
+    mean, samples = validate_probs(probs, require_samples=metric in _NEEDS_SAMPLES)
+    return CERTAINTY_METRICS[metric](mean, samples)
+
+
+def _candidates(n_items, k, labeled_mask):
+    """Validate ``k`` and ``labeled_mask``; return (candidate indices, k)."""
+    if labeled_mask is None:
+        candidates = np.arange(n_items)
+    else:
+        mask = np.asarray(labeled_mask)
+        if mask.shape != (n_items,) or mask.dtype != bool:
+            raise ValueError('labeled_mask must be a boolean array of shape (%d,)' % n_items)
+        candidates = np.flatnonzero(~mask)
+    if k is None:
+        k = len(candidates)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise ValueError('k must be a positive integer, got %r' % (k,))
+    if k <= 0:
+        raise ValueError('k must be positive, got %d' % k)
+    if k > len(candidates):
+        raise ValueError('k=%d exceeds the %d unlabeled candidates' % (k, len(candidates)))
+    return candidates, int(k)
+
+
+def _least_certain(probs, k, metric, labeled_mask):
+    mean, samples = validate_probs(probs, require_samples=metric in _NEEDS_SAMPLES)
+    candidates, k = _candidates(len(mean), k, labeled_mask)
+    scores = CERTAINTY_METRICS[metric](mean[candidates], None if samples is None else samples[:, candidates])
+    return candidates[np.argsort(scores, kind='stable')[:k]]
+
+
+def confidence(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
+    """Least confident first (lowest top-class probability)."""
+    return _least_certain(probs, k, 'confidence', labeled_mask)
+
+
+def margin(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
+    """Smallest margin between the two most probable classes first."""
+    return _least_certain(probs, k, 'margin', labeled_mask)
+
+
+def negative_entropy(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
+    """Highest predictive entropy (lowest negative entropy) first."""
+    return _least_certain(probs, k, 'negative_entropy', labeled_mask)
+
+
+def bald(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
+    """Top-k BALD: highest mutual information between label and model weights first (needs MC samples)."""
+    return _least_certain(probs, k, 'bald', labeled_mask)
+
+
+def joint_entropy_exact(samples, batch):
+    """H(y_batch) of the MC predictive joint, summing over every label combination of ``batch``."""
+    n_mc = samples.shape[0]
+    joint = np.ones((n_mc, 1))
+    for index in batch:
+        joint = (joint[:, :, None] * samples[:, index, None, :]).reshape(n_mc, -1)
+    return float(_entropy(joint.mean(axis=0)))
+
+
+def batchbald_score(probs, batch):
+    """Joint mutual information I(y_batch; w) of a batch of items, computed exactly (small batches only)."""
+    _, samples = validate_probs(probs, require_samples=True)
+    batch = list(batch)
+    return joint_entropy_exact(samples, batch) - float(_entropy(samples[:, batch]).mean(axis=0).sum())
+
+
+def _batch_joint_entropies(products, weights, samples, candidates, chunk_elements=2 ** 22):
+    """Joint entropy of the current batch plus each candidate.
+
+    ``products[m, j]`` is the probability of batch configuration ``j`` under MC sample ``m``; a configuration's
+    contribution is scaled by ``weights[j]`` (1 for exact enumeration, an importance weight when sampled).
+    """
+    n_mc, n_configs = products.shape
+    n_classes = samples.shape[2]
+    result = np.empty(len(candidates))
+    step = max(1, chunk_elements // (n_configs * n_classes))
+    for start in range(0, len(candidates), step):
+        chunk = candidates[start:start + step]
+        joint = (products.T @ samples[:, chunk].reshape(n_mc, -1)).reshape(n_configs, len(chunk), n_classes)
+        joint /= n_mc
+        result[start:start + step] = -(weights @ xlogy(joint, joint).sum(axis=2))
+    return result
+
+
+def _draw_and_score(item_samples, members, rng):
+    """Draw one label per configuration from its MC sample; return p_m(label) for every m."""
+    cumulative = np.cumsum(item_samples[members], axis=1)
+    labels = (rng.random(len(members))[:, None] * cumulative[:, -1:] > cumulative).sum(axis=1)
+    return item_samples[:, np.minimum(labels, item_samples.shape[1] - 1)]
+
+
+def batchbald(probs, k, *, embeddings=None, labeled_mask=None, rng=None, max_configurations=1024,
+              num_samples=1024):
+    """Greedy BatchBALD (Kirsch et al., 2019): grow a batch maximising the joint mutual information.
+
+    The joint over the batch's labels is enumerated exactly while it has at most ``max_configurations``
+    label combinations; beyond that it is estimated from ``num_samples`` configurations drawn with ``rng``
+    (an MC sample, then each label from it). Cost per pick: O(n_candidates x n_mc x configurations x n_classes).
+    """
+    _, samples = validate_probs(probs, require_samples=True)
+    n_mc, n_items, n_classes = samples.shape
+    candidates, k = _candidates(n_items, k, labeled_mask)
+    rng = np.random.default_rng(rng)
+    conditional = _entropy(samples).mean(axis=0)
+    products, members = np.ones((n_mc, 1)), None
+    available = np.ones(n_items, dtype=bool)
+    chosen = []
+    while True:
+        pool = candidates[available[candidates]]
+        weights = np.ones(products.shape[1]) if members is None else 1 / (products.mean(axis=0) * len(members))
+        scores = _batch_joint_entropies(products, weights, samples, pool) - conditional[pool]
+        best = int(pool[np.argmax(scores)])
+        chosen.append(best)
+        if len(chosen) == k:
+            return np.asarray(chosen, dtype=np.intp)
+        available[best] = False
+        if members is None and products.shape[1] * n_classes > max_configurations:
+            members = rng.integers(n_mc, size=num_samples)
+            products = np.ones((n_mc, num_samples))
+            for index in chosen:
+                products *= _draw_and_score(samples[:, index], members, rng)
+        elif members is None:
+            products = (products[:, :, None] * samples[:, best, None, :]).reshape(n_mc, -1)
+        else:
+            products *= _draw_and_score(samples[:, best], members, rng)
+
+
+def coreset(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
+    """k-center greedy over embeddings: each pick is the candidate farthest from all labeled and picked items.
+
+    With nothing labeled the first pick is the candidate nearest the embeddings' mean. ``probs`` may be
+    None (cold start, before any model exists); if given it must describe the same items.
+    """
+    if embeddings is None:
+        raise ValueError('coreset needs embeddings of shape (n_items, n_features)')
+    emb = np.asarray(embeddings, dtype=np.float64)
+    if emb.ndim != 2 or len(emb) == 0 or not np.all(np.isfinite(emb)):
+        raise ValueError('embeddings must be a finite array of shape (n_items, n_features)')
+    if probs is not None and len(validate_probs(probs)[0]) != len(emb):
+        raise ValueError('probs and embeddings describe different numbers of items')
+    candidates, k = _candidates(len(emb), k, labeled_mask)
+    chosen = []
+    if labeled_mask is not None and np.any(labeled_mask):
+        distance = _min_sq_distance(emb, emb[np.asarray(labeled_mask)])
+    else:
+        to_mean = _min_sq_distance(emb[candidates], emb.mean(axis=0, keepdims=True))
+        chosen.append(int(candidates[np.argmin(to_mean)]))
+        distance = _min_sq_distance(emb, emb[chosen])
+    excluded = np.ones(len(emb), dtype=bool)
+    excluded[candidates] = False
+    distance[excluded] = -np.inf
+    distance[chosen] = -np.inf
+    while len(chosen) < k:
+        best = int(np.argmax(distance))
+        chosen.append(best)
+        distance = np.minimum(distance, _min_sq_distance(emb, emb[best:best + 1]))
+        distance[best] = -np.inf
+    return np.asarray(chosen, dtype=np.intp)
+
+
+def _min_sq_distance(points, centres, chunk=1024):
+    """Squared Euclidean distance from each point to its nearest centre."""
+    best = np.full(len(points), np.inf)
+    norms = (points ** 2).sum(axis=1)
+    for start in range(0, len(centres), chunk):
+        block = centres[start:start + chunk]
+        sq = norms[:, None] - 2 * points @ block.T + (block ** 2).sum(axis=1)[None, :]
+        best = np.minimum(best, np.maximum(sq, 0).min(axis=1))
+    return best
+
+
+def class_balanced(probs, k, *, embeddings=None, labeled_mask=None, rng=None, base='confidence'):
+    """Interleave the picks of strategy ``base`` across predicted classes (round robin).
+
+    The base strategy ranks ``min(candidates, k x n_classes)`` items; classes take turns in the order their
+    best item appears in that ranking, each contributing its next-ranked item, until ``k`` are chosen.
+    """
+    if base == 'class_balanced' or base not in STRATEGIES:
+        raise ValueError('unknown base strategy %r for class_balanced' % (base,))
+    mean, _ = validate_probs(probs)
+    candidates, k = _candidates(len(mean), k, labeled_mask)
+    depth = min(len(candidates), k * mean.shape[1])
+    ranked = STRATEGIES[base](probs, depth, embeddings=embeddings, labeled_mask=labeled_mask, rng=rng)
+    predicted = mean[ranked].argmax(axis=1)
+    queues = {}
+    for item, cls in zip(ranked, predicted):
+        queues.setdefault(int(cls), []).append(int(item))
+    order = [queue[::-1] for queue in queues.values()]  # reversed so pop() yields best first
+    chosen = []
+    while len(chosen) < k:
+        for queue in order:
+            if queue and len(chosen) < k:
+                chosen.append(queue.pop())
+    return np.asarray(chosen, dtype=np.intp)
+
+
+STRATEGIES = {
+    'confidence': confidence,
+    'margin': margin,
+    'negative_entropy': negative_entropy,
+    'bald': bald,
+    'batchbald': batchbald,
+    'coreset': coreset,
+    'class_balanced': class_balanced,
+}
+
+
+def rank(name, probs, k, **kwargs):
+    """Run the strategy registered as ``name`` in ``STRATEGIES``."""
+    if name not in STRATEGIES:
+        raise ValueError('unknown acquisition strategy %r; choose from %s' % (name, sorted(STRATEGIES)))
+    return STRATEGIES[name](probs, k, **kwargs)
