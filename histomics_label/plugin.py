@@ -6,6 +6,7 @@ import os
 from girder import events
 from girder.plugin import GirderPlugin, getPlugin
 
+from .jobs.pipeline import record_job_failure
 from .models.project import Project
 from .rest import HistomicsLabelResource
 
@@ -41,3 +42,4 @@ class HistomicsLabelPlugin(GirderPlugin):
             getPlugin(dependency).load(info)
         info['apiRoot'].histomics_label = HistomicsLabelResource()
         events.bind('model.folder.remove', 'histomics_label', _remove_folder_project)
+        events.bind('jobs.job.update.after', 'histomics_label', record_job_failure)

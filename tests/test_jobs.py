@@ -97,3 +97,104 @@ def test_a_failing_cli_marks_the_job_as_error_with_its_message(boundServer, work
     assert job['status'] == JobStatus.ERROR
     assert 'CliFailed' in log and 'TissueDetection exited with code' in log
     assert Annotation().find({'itemId': item['_id']}).count() == 0
+
+
+@pytest.mark.plugin('histomics_label')
+def test_segmentation_job_gives_the_slide_superpixels_and_a_pixelmap(boundServer, worker, project, admin):
+    import json
+
+    from girder.models.item import Item
+    from girder_large_image_annotation.models.annotation import Annotation
+
+    from histomics_label.models.slide import ProjectSlide
+
+    resp = boundServer.request('/histomics_label/project/%s/segment' % project['_id'], method='POST', user=admin)
+    assertStatusOk(resp)
+    assert len(resp.json) == 1
+    running = boundServer.request('/histomics_label/project/%s/status' % project['_id'], user=admin).json
+    assert running['slides'][0]['segmentation']['status'] in ('running', 'done')
+    job = wait_for_job(resp.json[0]['_id'])
+    assert job['status'] == 3, ''.join(job['log'])
+
+    status = boundServer.request('/histomics_label/project/%s/status' % project['_id'], user=admin).json
+    slide_status = status['slides'][0]
+    assert slide_status['segmented'] is True and slide_status['segmentation']['status'] == 'done'
+    assert 150 < slide_status['superpixelCount'] < 600  # tissue only, radius 100 on a 2220 x 2967 slide
+    slide = ProjectSlide().findOne({'projectId': project['_id']})
+    label_item = Item().load(slide['segmentation']['labelItemId'], force=True)
+    assert label_item['largeImage']['fileId']
+    assert label_item['folderId'] != slide['itemId']  # in the project's data folder, not a new slide
+    annotations = list(Annotation().find({'itemId': slide['itemId']}))
+    assert [a['annotation']['name'] for a in annotations] == ['Superpixels']
+    element = Annotation().load(annotations[0]['_id'], force=True)['annotation']['elements'][0]
+    assert element['type'] == 'pixelmap' and element['girderId'] == str(label_item['_id'])
+    assert len(element['values']) == slide['superpixelCount']
+    assert len(element['user']['bbox']) == 4 * slide['superpixelCount']
+
+    # the slide now takes labels, for superpixels that exist only
+    category = boundServer.request('/histomics_label/project/%s/category' % project['_id'], method='POST',
+                                   user=admin, params={'name': 'Tumor'}).json
+    body = {'itemId': str(slide['itemId']), 'labels': [
+        {'superpixel': slide['superpixelCount'] - 1, 'categoryId': category['_id']}]}
+    assertStatusOk(boundServer.request('/histomics_label/project/%s/label' % project['_id'], method='PUT',
+                                       user=admin, type='application/json', body=json.dumps(body)))
+    body['labels'][0]['superpixel'] = slide['superpixelCount']
+    resp = boundServer.request('/histomics_label/project/%s/label' % project['_id'], method='PUT', user=admin,
+                               type='application/json', body=json.dumps(body))
+    assert resp.status.startswith('400')
+    # re-ingesting a segmentation would orphan those labels
+    outputs = {'outputSuperpixelImage': {'itemId': str(label_item['_id'])},
+               'outputSuperpixelData': {'fileId': str(slide['segmentation']['dataFileId'])}}
+    resp = boundServer.request('/histomics_label/project/%s/slide/%s/superpixels' % (
+        project['_id'], slide['itemId']), method='POST', user=admin, params={'outputs': json.dumps(outputs)})
+    assert resp.status.startswith('400') and 'already has labels' in resp.json['message']
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_failed_segmentation_keeps_labels_and_shows_its_error(boundServer, worker, project, segmented, admin,
+                                                               monkeypatch):
+    """A second slide whose pixels cannot be read fails in the CLI: its error is in the status, and the
+    first slide's labels stay."""
+    import io
+    import json
+
+    from girder.models.folder import Folder
+    from girder.models.item import Item
+    from girder.models.upload import Upload
+
+    from histomics_label.models.category import Category
+    from histomics_label.models.label import Label
+
+    tumor = str(Category().create(project, 'Tumor')['_id'])
+    labels = [{'superpixel': i, 'categoryId': tumor} for i in range(30)]
+    boundServer.request('/histomics_label/project/%s/label' % project['_id'], method='PUT', user=admin,
+                        type='application/json',
+                        body=json.dumps({'itemId': str(segmented['itemId']), 'labels': labels}))
+    folder = Folder().load(project['folderId'], force=True)
+    broken = Upload().uploadFromFile(io.BytesIO(b'not a slide'), 11, 'broken.svs', parentType='folder',
+                                     parent=folder, user=admin)
+    item = Item().load(broken['itemId'], force=True)
+    item['largeImage'] = {'fileId': broken['_id'], 'sourceName': 'openslide'}
+    Item().save(item)
+    boundServer.request('/histomics_label/project/%s/slides' % project['_id'], method='POST', user=admin)
+    path = '/histomics_label/project/%s/segment' % project['_id']
+    params = {'itemIds': json.dumps([str(item['_id'])])}
+    resp = boundServer.request(path, method='POST', user=admin, params=params)
+    assert resp.status.startswith('400') and 'cannot be opened as an image' in resp.json['message']
+
+    # a slide whose header reads but whose pixels do not gets as far as the worker
+    from girder_large_image.models.image_item import ImageItem
+
+    monkeypatch.setattr(ImageItem, 'getMetadata', lambda self, item, **kwargs: {'magnification': 20})
+    resp = boundServer.request(path, method='POST', user=admin, params=params)
+    assertStatusOk(resp)
+    job = wait_for_job(resp.json[0]['_id'])
+    assert job['status'] == 4
+    assert 'SuperpixelSegmentation exited with code 1' in ''.join(job['log'])
+    status = boundServer.request('/histomics_label/project/%s/status' % project['_id'], user=admin).json
+    by_name = {s['name']: s for s in status['slides']}
+    assert by_name['broken.svs']['segmentation']['status'] == 'error'
+    error = by_name['broken.svs']['segmentation']['error']
+    assert error.startswith('large_image.exceptions.TileSourceError: ') and 'broken.svs' in error
+    assert by_name['CMU-1-Small-Region.svs']['labeled'] == 30
+    assert Label().find({'projectId': project['_id']}).count() == 30

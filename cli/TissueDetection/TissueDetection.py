@@ -1,20 +1,15 @@
 """Slicer CLI: detect tissue on a whole-slide image and write it as a polygon annotation."""
-import large_image
 import numpy as np
 from ctk_cli import CLIArgumentParser
 
 from histomics_label.cli_support import report_progress, write_annotation_file
-from histomics_label.core.tissue import mask_to_polygons, tissue_annotation, tissue_mask
+from histomics_label.core.tissue import mask_to_polygons, slide_overview, tissue_annotation, tissue_mask
 
 
 def main(args):
     report_progress(0, 'Reading overview of %s' % args.inputImageFile)
-    source = large_image.open(args.inputImageFile)
     size = int(args.analysisSize)
-    overview, _ = source.getRegion(
-        output={'maxWidth': size, 'maxHeight': size},
-        format=large_image.constants.TILE_FORMAT_NUMPY)
-    scale = source.sizeX / overview.shape[1]
+    overview, scale = slide_overview(args.inputImageFile, size)
     report_progress(0.3, 'Detecting tissue on a %dx%d overview' % (overview.shape[1], overview.shape[0]))
     mask = tissue_mask(overview, min_area_fraction=args.minAreaFraction)
     polygons = mask_to_polygons(mask, scale=scale, tolerance=args.simplifyTolerance)

@@ -8,19 +8,20 @@ The element follows large_image's annotation schema: ``values`` holds one catego
 import re
 
 DEFAULT_CATEGORY = {'label': 'default', 'fillColor': 'rgba(0, 0, 0, 0)', 'strokeColor': 'rgba(0, 0, 0, 1)'}
-_OBJECT_ID = re.compile(r'^[0-9a-f]{24}$')
+_GIRDER_ID = re.compile(r'^([0-9a-f]{24}|[A-Za-z_][A-Za-z0-9_]*)$')
 
 
 def pixelmap_element(superpixels, girder_id, categories=None, values=None, element_id=None, label=None):
     """Build a ``pixelmap`` element dict for a :class:`~.superpixel_set.SuperpixelSet`.
 
-    :param girder_id: item id of the uploaded label image (24 hex digits).
+    :param girder_id: item id of the uploaded label image (24 hex digits), or, in a CLI, the identifier of
+        the output parameter that uploads it (slicer_cli_web / our worker replace it with the item id).
     :param categories: list of ``{label, fillColor, strokeColor}``; default one transparent category.
     :param values: category index per superpixel (default all 0).
     """
     girder_id = str(girder_id)
-    if not _OBJECT_ID.match(girder_id):
-        raise ValueError('girder_id must be a 24-digit hex item id, got %r' % girder_id)
+    if not _GIRDER_ID.match(girder_id):
+        raise ValueError('girder_id must be a 24-digit hex item id or a parameter identifier, got %r' % girder_id)
     categories = [dict(c) for c in (categories or [DEFAULT_CATEGORY])]
     for category in categories:
         if 'fillColor' not in category:

@@ -113,3 +113,23 @@ class LabelSink:
             count=self.count, centroids=centroids, areas=self.counts * scale * scale, bboxes=bboxes,
             pixel_counts=self.counts.copy(), scale=scale, width=self.width, height=self.height,
             magnification=self.magnification, label_path=self.output_path, labels=self.labels, info=info)
+
+
+def save_superpixel_data(superpixels, path):
+    """Write a SuperpixelSet's per-superpixel arrays and scale to an ``.npz`` file (ids are 0..count-1)."""
+    np.savez_compressed(
+        path, centroids=superpixels.centroids.astype(np.float32), bboxes=superpixels.bboxes.astype(np.float32),
+        areas=superpixels.areas.astype(np.float32), scale=np.float64(superpixels.scale),
+        magnification=np.float64(superpixels.magnification or 0), size=np.array([superpixels.width,
+                                                                                   superpixels.height]))
+
+
+def load_superpixel_data(path):
+    """Read :func:`save_superpixel_data` output: a dict of arrays; ValueError if it is malformed."""
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    count = len(arrays.get('centroids', ()))
+    if (not count or arrays['centroids'].shape != (count, 2) or arrays.get('bboxes', np.empty(0)).shape
+            != (count, 4) or arrays.get('areas', np.empty(0)).shape != (count,)):
+        raise ValueError('%s is not a superpixel data file (centroids, bboxes, areas)' % path)
+    return arrays

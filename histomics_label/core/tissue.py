@@ -3,9 +3,22 @@
 Tissue is what is both coloured (stain saturation above an Otsu threshold) and not glass-bright; small
 specks are removed and holes filled. Used to skip background when segmenting and to report empty slides.
 """
+import large_image
 import numpy as np
 from scipy import ndimage
 from skimage import color, filters, measure, morphology
+
+
+def slide_overview(source, max_size=2048):
+    """An RGB overview of a slide (path or large_image source) whose longest side is at most ``max_size``;
+    returns ``(rgb uint8 array, base pixels per overview pixel)``."""
+    if isinstance(source, str):
+        source = large_image.open(source)
+    overview, _ = source.getRegion(output={'maxWidth': max_size, 'maxHeight': max_size},
+                                   format=large_image.constants.TILE_FORMAT_NUMPY)
+    if overview.shape[2] == 1:
+        overview = np.repeat(overview, 3, axis=2)
+    return overview[..., :3].astype(np.uint8), source.sizeX / overview.shape[1]
 
 
 def tissue_mask(rgb, min_area_fraction=1e-3, brightness_limit=0.92):

@@ -17,8 +17,9 @@ JOB_TYPE_PREFIX = 'histomics_label.'
 _PUBLISH_RETRY = {'max_retries': 2, 'interval_start': 0, 'interval_step': 0.5, 'interval_max': 1}
 
 
-def launch_cli(name, arguments, user, title, details=None):
-    """Queue CLI ``name`` for ``user`` and return the Girder job document.
+def launch_cli(name, arguments, user, title, details=None, callback=None):
+    """Queue CLI ``name`` for ``user`` and return the Girder job document; ``callback`` is an endpoint
+    of ours (``{'path', 'params'}``) the worker POSTs the outputs' ids to when the CLI succeeded.
 
     Raises a 503 RestException (and records the error on the job) if the broker cannot be reached.
     """
@@ -29,7 +30,7 @@ def launch_cli(name, arguments, user, title, details=None):
     task_id = str(uuid.uuid4())
     try:
         result = run_cli.apply_async(
-            args=(name, arguments), task_id=task_id, retry=True, retry_policy=_PUBLISH_RETRY,
+            args=(name, arguments), kwargs={'callback': callback}, task_id=task_id, retry=True, retry_policy=_PUBLISH_RETRY,
             girder_job_title=title, girder_job_type=JOB_TYPE_PREFIX + name,
             girder_client_token=str(token['_id']),
             girder_job_other_fields={'histomicsLabel': dict(details or {}, cli=name)})

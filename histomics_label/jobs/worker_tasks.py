@@ -1,8 +1,10 @@
 """girder_worker (Celery) task that runs one of our CLIs next to the worker, without Docker.
 
 It mirrors what slicer_cli_web does with a Docker image: Girder files named in the arguments are
-downloaded, the CLI runs, then its outputs go back to Girder: annotation files are posted as annotations
-on their item, other files are uploaded into a folder with a ``reference`` (as slicer_cli_web does).
+downloaded, the CLI runs, then its outputs go back to Girder: files are uploaded into a folder with a
+``reference`` (as slicer_cli_web does), annotation files are posted onto their item (a pixelmap's
+``girderId`` naming an uploaded output is replaced by that item's id), and finally an optional callback
+endpoint of ours is told where everything went.
 """
 import json
 import os
@@ -28,28 +30,46 @@ def _resolve(argument, workdir, client, outputs):
     return path
 
 
-def _upload(client, path, spec):
-    """Send one output back: annotations onto their item, other files into a folder."""
-    if not os.path.exists(path):
-        raise FileNotFoundError('The CLI did not write its output %s' % spec['name'])
-    if 'annotationItemId' in spec:
-        with open(path) as f:
-            annotations = json.load(f)
-        for annotation in annotations if isinstance(annotations, list) else [annotations]:
-            client.post('annotation', parameters={'itemId': spec['annotationItemId']},
-                        data=json.dumps(annotation))
-        return
-    reference = dict(spec.get('reference') or {}, identifier=spec.get('identifier', spec['name']))
+def _upload_file(client, path, spec):
+    reference = dict(spec.get('reference') or {}, identifier=spec['identifier'])
     with open(path, 'rb') as stream:
-        client.uploadFile(spec['outputFolderId'], stream, os.path.basename(spec['name']),
-                          os.path.getsize(path), parentType='folder', reference=json.dumps(reference))
+        file = client.uploadFile(spec['outputFolderId'], stream, os.path.basename(spec['name']),
+                                 os.path.getsize(path), parentType='folder', reference=json.dumps(reference))
+    return {'itemId': file['itemId'], 'fileId': file['_id']}
+
+
+def _post_annotations(client, path, spec, uploaded):
+    with open(path) as f:
+        annotations = json.load(f)
+    created = []
+    for annotation in annotations if isinstance(annotations, list) else [annotations]:
+        for element in annotation.get('elements', []):
+            if element.get('girderId') in uploaded:
+                element['girderId'] = uploaded[element['girderId']]['itemId']
+        created.append(client.post('annotation', parameters={'itemId': spec['annotationItemId']},
+                                   data=json.dumps(annotation))['_id'])
+    return {'annotationIds': created}
+
+
+def _send_outputs(client, outputs):
+    """Files first (annotations may point at them), then annotations; returns identifier -> ids."""
+    uploaded = {}
+    for path, spec in sorted(outputs, key=lambda output: 'annotationItemId' in output[1]):
+        if not os.path.exists(path):
+            raise FileNotFoundError('The CLI did not write its output %s' % spec['name'])
+        if 'annotationItemId' in spec:
+            uploaded[spec.get('identifier', spec['name'])] = _post_annotations(client, path, spec, uploaded)
+        else:
+            uploaded[spec['identifier']] = _upload_file(client, path, spec)
+    return uploaded
 
 
 @app.task(bind=True)
-def run_cli(self, name, arguments):
+def run_cli(self, name, arguments, callback=None):
     """Run CLI ``name`` with ``arguments``: strings, or dicts naming a Girder input
-    ``{'inputFileId', 'name'}``, an annotation output ``{'annotationItemId', 'name'}`` or a file output
-    ``{'outputFolderId', 'name', 'identifier', 'reference'}``."""
+    ``{'inputFileId', 'name'}``, an annotation output ``{'annotationItemId', 'name', 'identifier'}`` or a
+    file output ``{'outputFolderId', 'name', 'identifier', 'reference'}``. ``callback`` is an optional
+    ``{'path', 'params'}``: POSTed with ``outputs`` (JSON of identifier -> ids) once all outputs are sent."""
     manager = getattr(self, 'job_manager', None)
     client = getattr(self, 'girder_client', None)
     workdir = tempfile.mkdtemp(prefix='histomics_label_')
@@ -67,8 +87,11 @@ def run_cli(self, name, arguments):
 
         log('Running %s %s' % (name, ' '.join(argv)))
         run_cli_subprocess(name, argv, on_log=log, on_progress=progress)
-        for path, spec in outputs:
-            _upload(client, path, spec)
-            log('Uploaded %s' % spec['name'])
+        uploaded = _send_outputs(client, outputs)
+        log('Sent outputs: %s' % ', '.join(sorted(uploaded)))
+        if callback:
+            client.post(callback['path'], parameters=dict(callback.get('params') or {},
+                                                           outputs=json.dumps(uploaded)))
+            log('Reported to %s' % callback['path'])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -7,6 +7,7 @@ from girder.api.rest import Resource
 from .category import CategoryEndpoints
 from .cli import CliEndpoints
 from .label import LabelEndpoints
+from .pipeline import PipelineEndpoints
 from .project import ProjectEndpoints
 from .review import ReviewEndpoints
 from .slide import SlideEndpoints
@@ -17,5 +18,5 @@ class HistomicsLabelResource(Resource):
         super().__init__()
         self.resourceName = 'histomics_label'
         for endpoints in (CliEndpoints, SlideEndpoints, ProjectEndpoints, CategoryEndpoints,
-                          LabelEndpoints, ReviewEndpoints):
+                          LabelEndpoints, ReviewEndpoints, PipelineEndpoints):
             endpoints(self)

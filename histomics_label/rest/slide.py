@@ -3,19 +3,13 @@ from girder.api import access
 from girder.api.describe import Description, autoDescribeRoute
 from girder.api.rest import getCurrentUser
 from girder.constants import AccessType
-from girder.exceptions import RestException, ValidationException
+from girder.exceptions import ValidationException
 from girder.models.file import File
 from girder.models.item import Item
 from girder_jobs.models.job import Job
 
 from ..jobs.launcher import launch_cli
-
-
-def require_large_image(item):
-    """400 unless ``item`` is a large image (has a tile source)."""
-    if not item.get('largeImage', {}).get('fileId') or item['largeImage'].get('expected'):
-        raise RestException('Item %s is not a large image.' % item['_id'])
-    return item['largeImage']['fileId']
+from ..jobs.pipeline import require_large_image
 
 
 class SlideEndpoints:
@@ -44,7 +38,8 @@ class SlideEndpoints:
             raise ValidationException('minAreaFraction must be between 0 and 0.5.', 'minAreaFraction')
         arguments = [
             {'inputFileId': str(file_id), 'name': File().load(file_id, force=True)['name']},
-            {'annotationItemId': str(item['_id']), 'name': 'tissue.anot'},
+            {'annotationItemId': str(item['_id']), 'name': 'tissue.anot',
+             'identifier': 'outputAnnotationFile'},
             '--analysis-size', analysisSize,
             '--min-area-fraction', minAreaFraction,
         ]

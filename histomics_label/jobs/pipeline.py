@@ -1,0 +1,128 @@
+"""The project pipeline as Girder jobs: segment slides, and record each stage's outcome on the slide.
+
+A stage is ``pending`` -> ``running`` (with its jobId) -> ``done`` when the worker reports the outputs
+back, or ``error`` (with the job's message) when the job fails; labels are never touched by a failure.
+"""
+import io
+import re
+
+from bson import ObjectId
+from girder.constants import AccessType
+from girder.exceptions import ValidationException
+from girder.models.file import File
+from girder.models.folder import Folder
+from girder.models.item import Item
+from girder_jobs.constants import JobStatus
+from girder_jobs.models.job import Job
+from girder_large_image.models.image_item import ImageItem
+
+from ..core.superpixel_set import load_superpixel_data
+from ..models.label import Label
+from ..models.project import Project
+from ..models.slide import ProjectSlide
+from ..models.superpixels import SuperpixelSet
+from .launcher import launch_cli
+
+DATA_FOLDER = 'Histomics Label data'
+ERROR_LINES = 20
+_EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Failed|Exit): ')
+SEGMENTATION_OUTPUTS = ('outputSuperpixelImage', 'outputSuperpixelData', 'outputAnnotationFile')
+
+
+def require_large_image(item):
+    """The item's large-image file id; 400 unless ``item`` is a large image."""
+    if not item.get('largeImage', {}).get('fileId') or item['largeImage'].get('expected'):
+        raise ValidationException('Item %s is not a large image.' % item['_id'], 'itemId')
+    return item['largeImage']['fileId']
+
+
+def data_folder(project, user):
+    """Subfolder of the project folder for derived data (label images, features, models)."""
+    return Folder().createFolder(
+        Project().folder(project), DATA_FOLDER, creator=user, reuseExisting=True,
+        description='Superpixels, features and models computed by Histomics Label')
+
+
+def _input(file_id):
+    return {'inputFileId': str(file_id), 'name': File().load(file_id, force=True)['name']}
+
+
+def launch_segmentation(project, slide, user):
+    """Queue the SuperpixelSegmentation CLI for one slide with the project's settings."""
+    item = Item().load(slide['itemId'], force=True)
+    file_id = require_large_image(item)
+    settings = project['settings']
+    try:
+        native = ImageItem().getMetadata(item).get('magnification')
+    except Exception as exc:
+        raise ValidationException('Slide %s cannot be opened as an image: %s' % (item['name'], exc), 'itemIds')
+    if native and settings['magnification'] > native * 1.001:
+        raise ValidationException('Slide %s is scanned at %gx, below the project magnification %gx.' % (
+            item['name'], native, settings['magnification']), 'magnification')
+    folder = str(data_folder(project, user)['_id'])
+    stem = item['name'].rsplit('.', 1)[0]
+    arguments = [
+        _input(file_id),
+        {'outputFolderId': folder, 'name': '%s superpixels.tiff' % stem, 'identifier': 'outputSuperpixelImage'},
+        {'annotationItemId': str(item['_id']), 'name': 'superpixels.anot', 'identifier': 'outputAnnotationFile'},
+        {'outputFolderId': folder, 'name': '%s superpixels.npz' % stem, 'identifier': 'outputSuperpixelData'},
+        '--magnification', settings['magnification'], '--radius', settings['radius'],
+    ]
+    job = launch_cli(
+        'SuperpixelSegmentation', arguments, user, title='Superpixels: %s' % item['name'],
+        details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': 'segmentation'},
+        callback={'path': 'histomics_label/project/%s/slide/%s/superpixels' % (project['_id'], item['_id'])})
+    ProjectSlide().set_stage(slide, 'segmentation', status='running', jobId=job['_id'], error=None)
+    return job
+
+
+def ingest_segmentation(project, slide, outputs, user):
+    """Store a segmentation's outputs (ids of the label image, data file and annotation) on the slide."""
+    if not isinstance(outputs, dict) or any(key not in outputs for key in SEGMENTATION_OUTPUTS[:2]):
+        raise ValidationException('outputs needs %s.' % ' and '.join(SEGMENTATION_OUTPUTS[:2]), 'outputs')
+    if Label().findOne({'projectId': project['_id'], 'itemId': slide['itemId']}):
+        raise ValidationException('Slide %s already has labels on its superpixels.' % slide['itemId'], 'itemId')
+    data = File().load(outputs['outputSuperpixelData'].get('fileId'), level=AccessType.READ, user=user, exc=True)
+    with File().open(data) as stream:
+        try:
+            arrays = load_superpixel_data(io.BytesIO(stream.read()))
+        except (ValueError, OSError) as exc:
+            raise ValidationException('Bad superpixel data: %s' % exc, 'outputs')
+    label_item = Item().load(outputs['outputSuperpixelImage'].get('itemId'), level=AccessType.READ, user=user,
+                             exc=True)
+    if 'largeImage' not in label_item:
+        ImageItem().createImageItem(label_item, list(Item().childFiles(label_item, limit=1))[0], user=user,
+                                    createJob=False)
+    return SuperpixelSet().store(
+        slide, arrays['centroids'], arrays['bboxes'], labelItemId=label_item['_id'], dataFileId=data['_id'],
+        annotationIds=(outputs.get('outputAnnotationFile') or {}).get('annotationIds', []), error=None)
+
+
+def record_job_failure(event):
+    """``jobs.job.update.after``: a failed or canceled stage job marks its slide stage as ``error``."""
+    job = event.info['job']
+    details = job.get('histomicsLabel') or {}
+    if job['status'] not in (JobStatus.ERROR, JobStatus.CANCELED) or 'stage' not in details:
+        return
+    slide = ProjectSlide().findOne({'projectId': ObjectId(details['projectId']),
+                                    'itemId': ObjectId(details['itemId'])})
+    if slide is None or slide[details['stage']].get('jobId') != job['_id']:
+        return
+    log = ''.join(Job().load(job['_id'], force=True, includeLog=True).get('log') or [])
+    error = error_summary(log) or 'The job ended with status %s.' % job['status']
+    ProjectSlide().set_stage(slide, details['stage'], status='error', error=error)
+
+
+def error_summary(log):
+    """The failure a job log ends with: its last ``Name: message`` exception line (a failed CLI's own error
+    comes after the worker's report of it) with its continuation lines, without traceback frames."""
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not starts:
+        return '\n'.join([line for line in lines if line.strip()][-ERROR_LINES:])
+    summary = []
+    for line in lines[starts[-1]:starts[-1] + ERROR_LINES]:
+        if line.startswith('  File "') or line.startswith('Traceback'):
+            break
+        summary.append(line)
+    return '\n'.join(summary)

@@ -1,0 +1,55 @@
+"""``/histomics_label/project/{id}/segment`` and the segmentation ingest callback."""
+from girder.api import access
+from girder.api.describe import Description, autoDescribeRoute
+from girder.api.rest import getCurrentUser
+from girder.constants import AccessType
+from girder.exceptions import ValidationException
+from girder_jobs.models.job import Job
+
+from ..jobs.pipeline import SEGMENTATION_OUTPUTS, ingest_segmentation, launch_segmentation
+from ..models.slide import ProjectSlide
+from .common import object_id, project_for, slide_for
+
+
+class PipelineEndpoints:
+    def __init__(self, root):
+        root.route('POST', ('project', ':id', 'segment'), self.segment)
+        root.route('POST', ('project', ':id', 'slide', ':itemId', 'superpixels'), self.ingest)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Segment slides into superpixels with the project settings, one job per slide.')
+        .param('id', 'The project id.', paramType='path')
+        .jsonParam('itemIds', 'JSON list of slide item ids (default: every slide not segmented or running).',
+                   required=False, requireArray=True)
+        .errorResponse('A slide is not in the project, not a large image or below the magnification.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+        .errorResponse('The job queue is unreachable.', 503)
+    )
+    def segment(self, id, itemIds):
+        project = project_for(id, AccessType.WRITE)
+        if itemIds is None:
+            slides = [s for s in ProjectSlide().list(project)
+                      if s['segmentation'].get('status') not in ('done', 'running')]
+        else:
+            slides = [slide_for(project, object_id(item_id, 'itemIds')) for item_id in itemIds]
+        user = getCurrentUser()
+        return [Job().filter(launch_segmentation(project, slide, user), user) for slide in slides]
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Store a slide\'s superpixels from SuperpixelSegmentation outputs (the worker calls this '
+                    'when the job succeeded; ML engineers can bring their own segmentation the same way).')
+        .param('id', 'The project id.', paramType='path')
+        .param('itemId', 'The slide item id.', paramType='path')
+        .jsonParam('outputs', 'JSON object: {"%s": {"itemId"}, "%s": {"fileId"}, "%s": {"annotationIds"}} '
+                   '(the annotation is optional).' % SEGMENTATION_OUTPUTS, requireObject=True)
+        .errorResponse('Malformed outputs, or the slide already has labels.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def ingest(self, id, itemId, outputs):
+        project = project_for(id, AccessType.WRITE)
+        slide = slide_for(project, itemId)
+        if not all(isinstance(outputs.get(key, {}), dict) for key in SEGMENTATION_OUTPUTS):
+            raise ValidationException('Each output is a JSON object of ids.', 'outputs')
+        return ingest_segmentation(project, slide, outputs, getCurrentUser())
