@@ -51,13 +51,17 @@ def apply_mongomock_shims():
 
 
 def _with_id_lookup(method):
-    """mongomock copies and scans every document for every query; look ``{'_id': value}`` up directly, so
-    upserts by ``_id`` (one label document per key) stay O(1) as they are on MongoDB."""
+    """mongomock copies and scans every document for every query; look ``{'_id': value}`` and
+    ``{'_id': {'$in': [...]}}`` up directly, so point lookups by ``_id`` (one label document per key) stay
+    as cheap as MongoDB's ``_id`` index makes them."""
     @functools.wraps(method)
     def wrapper(self, filter):
         key = filter.get('_id') if isinstance(filter, dict) and len(filter) == 1 else None
         if isinstance(key, (str, bson.ObjectId)):
             return iter([self._store[key]] if key in self._store else [])
+        if isinstance(key, dict) and list(key) == ['$in'] and all(isinstance(k, (str, bson.ObjectId))
+                                                                 for k in key['$in']):
+            return iter([self._store[k] for k in dict.fromkeys(key['$in']) if k in self._store])
         return method(self, filter)
 
     wrapper.histomics_label_shim = True

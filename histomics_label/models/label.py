@@ -69,6 +69,7 @@ class Label(Model):
                                 time=now))
         self._bulk(operations)
         LabelHistory().collection.insert_many(history, ordered=False)
+        LabeledKeys().record(project, user, slide['index'], latest)
         removed = sum(1 for c in latest.values() if c is None)
         return len(latest) - removed, removed
 
@@ -111,6 +112,37 @@ class Label(Model):
             query['x'] = {'$gte': left, '$lte': right}
             query['y'] = {'$gte': top, '$lte': bottom}
         return query
+
+
+class LabeledKeys(Model):
+    """Per (project, user): the keys (``slide index << 32 | superpixel``) of every superpixel the user has
+    labeled, kept with atomic ``$addToSet`` / ``$pull`` so the label queue reads one small document."""
+
+    def initialize(self):
+        self.name = 'histomics_label_labeled_keys'
+        self.ensureIndices(['projectId'])
+
+    def validate(self, doc):
+        return doc
+
+    @staticmethod
+    def _id(project_id, user_id):
+        return '%s:%s' % (project_id, user_id)
+
+    def record(self, project, user, slide_index, latest):
+        """Add or remove keys after a label write (``latest``: superpixel -> category or None)."""
+        added = [(slide_index << 32) | sp for sp, category in latest.items() if category is not None]
+        removed = [(slide_index << 32) | sp for sp, category in latest.items() if category is None]
+        where = {'_id': self._id(project['_id'], user['_id'])}
+        if added:
+            self.collection.update_one(where, {'$addToSet': {'keys': {'$each': added}},
+                                               '$setOnInsert': {'projectId': project['_id']}}, upsert=True)
+        if removed:
+            self.collection.update_one(where, {'$pull': {'keys': {'$in': removed}}})
+
+    def keys(self, project, user):
+        doc = self.collection.find_one({'_id': self._id(project['_id'], user['_id'])})
+        return (doc or {}).get('keys', [])
 
 
 class LabelHistory(Model):

@@ -12,7 +12,8 @@ from girder.models.model_base import Model
 from ..core.acquisition import STRATEGIES
 from ..core.classifiers import DEFAULT_BACKENDS, REGISTRY
 from .category import Category
-from .label import Label, LabelHistory
+from .label import LabeledKeys, Label, LabelHistory
+from .prediction import Prediction, Ranking
 from .review import Review
 from .slide import ProjectSlide
 from .superpixels import SuperpixelSet
@@ -93,9 +94,20 @@ class Project(Model):
 
     def remove(self, project, **kwargs):
         """Delete the project and everything it owns (not the slides themselves)."""
-        for model in (Category, Label, LabelHistory, Review, ProjectSlide, SuperpixelSet):
+        for model in (Category, Label, LabelHistory, LabeledKeys, Review, ProjectSlide, SuperpixelSet, Prediction,
+                      Ranking):
             model().collection.delete_many({'projectId': project['_id']})
         return super().remove(project, **kwargs)
+
+    def publish_epoch(self, project, epoch, slide_indices, model_info=None):
+        """Make a stored epoch the current one in one atomic write; drop epochs older than the previous."""
+        self.update({'_id': project['_id'], 'epoch': {'$lt': epoch}}, {'$set': {
+            'epoch': epoch, 'model': dict(model_info or {}, epoch=epoch)}})
+        ProjectSlide().update({'projectId': project['_id'], 'index': {'$in': list(slide_indices)}},
+                              {'$set': {'epoch': epoch}})
+        for model in (Prediction, Ranking):
+            model().collection.delete_many({'projectId': project['_id'], 'epoch': {'$lt': epoch - 1}})
+        return self.load(project['_id'])
 
     def folder(self, project):
         return Folder().load(project['folderId'], force=True)

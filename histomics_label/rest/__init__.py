@@ -8,6 +8,7 @@ from .category import CategoryEndpoints
 from .cli import CliEndpoints
 from .label import LabelEndpoints
 from .pipeline import PipelineEndpoints
+from .prediction import PredictionEndpoints
 from .project import ProjectEndpoints
 from .review import ReviewEndpoints
 from .slide import SlideEndpoints
@@ -18,5 +19,5 @@ class HistomicsLabelResource(Resource):
         super().__init__()
         self.resourceName = 'histomics_label'
         for endpoints in (CliEndpoints, SlideEndpoints, ProjectEndpoints, CategoryEndpoints,
-                          LabelEndpoints, ReviewEndpoints, PipelineEndpoints):
+                          LabelEndpoints, ReviewEndpoints, PipelineEndpoints, PredictionEndpoints):
             endpoints(self)

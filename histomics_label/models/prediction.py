@@ -1,0 +1,161 @@
+"""Predictions of a training epoch, stored compactly, and the project-wide acquisition ranking.
+
+One ``Prediction`` document per slide and epoch holds arrays (predicted column, per-category
+probabilities as float16, certainty); one ``Ranking`` document per chunk of the epoch's ranking holds
+superpixel keys (``slide index << 32 | superpixel``) in the order the project's acquisition strategy chose.
+An epoch becomes visible in one atomic write of ``project.epoch`` once all of it is stored; the previous
+epoch is kept until the next one lands, so a reader never sees half an epoch.
+"""
+import functools
+
+import numpy as np
+from bson.binary import Binary
+from girder.exceptions import ValidationException
+from girder.models.model_base import Model
+
+from .label import LabeledKeys
+from .slide import ProjectSlide
+
+RANKING_CHUNK = 500000
+KEY_SHIFT = np.int64(32)
+
+
+def superpixel_keys(slide_indices, superpixels):
+    """Pack (slide index, superpixel) pairs into one int64 key each."""
+    return (np.asarray(slide_indices, dtype=np.int64) << KEY_SHIFT) | np.asarray(superpixels, dtype=np.int64)
+
+
+def _array(doc, field, dtype, shape=(-1,)):
+    return np.frombuffer(doc[field], dtype=dtype).reshape(shape)
+
+
+class Prediction(Model):
+    def initialize(self):
+        self.name = 'histomics_label_prediction'
+        self.ensureIndices([([('projectId', 1), ('epoch', 1), ('itemId', 1)], {})])
+
+    def validate(self, doc):
+        return doc
+
+    def slide_arrays(self, project, slide, epoch=None):
+        """(predicted column, probabilities (n, k), certainty, category ids) for a slide, or None."""
+        epoch = project.get('epoch') if epoch is None else epoch
+        doc_id = self._doc_ids(project['_id'], epoch).get(slide['itemId'])
+        return None if doc_id is None else self._arrays(doc_id)
+
+    # A published epoch never changes, so its arrays are cached by (project, epoch) in every process.
+    @functools.lru_cache(maxsize=64)
+    def _doc_ids(self, project_id, epoch):
+        return {d['itemId']: d['_id'] for d in self.collection.find(
+            {'projectId': project_id, 'epoch': epoch}, {'itemId': True})}
+
+    @functools.lru_cache(maxsize=256)
+    def _arrays(self, doc_id):
+        doc = self.load(doc_id)
+        count, columns = doc['count'], len(doc['categoryIds'])
+        return (_array(doc, 'predicted', np.uint16), _array(doc, 'probabilities', np.float16, (count, columns)),
+                _array(doc, 'certainty', np.float32), doc['categoryIds'])
+
+
+class Ranking(Model):
+    def initialize(self):
+        self.name = 'histomics_label_ranking'
+        self.ensureIndices([([('projectId', 1), ('epoch', 1), ('chunk', 1)], {})])
+
+    def validate(self, doc):
+        return doc
+
+    def keys(self, project):
+        """The current epoch's ranked superpixel keys, or None before any training."""
+        return self._keys(project['_id'], project.get('epoch'))
+
+    @functools.lru_cache(maxsize=16)
+    def _keys(self, project_id, epoch):
+        chunks = list(self.collection.find({'projectId': project_id, 'epoch': epoch}, sort=[('chunk', 1)]))
+        return np.concatenate([_array(c, 'keys', np.int64) for c in chunks]) if chunks else None
+
+
+def store_epoch(project, epoch, arrays, category_ids):
+    """Validate and store one epoch's predictions and ranking (not visible until it is published with
+    ``Project().publish_epoch``); returns the slide indices it covers.
+
+    ``arrays``: ``slide_index``, ``superpixel``, ``predicted`` (column), ``probabilities`` (n, k),
+    ``certainty`` (n,), ``ranking`` (row indices in acquisition order). Columns follow ``category_ids``.
+    """
+    if epoch <= project.get('epoch', 0):
+        raise ValidationException('Epoch %d is not newer than the current epoch %d.' % (
+            epoch, project.get('epoch', 0)), 'epoch')
+    _check_arrays(arrays, len(category_ids))
+    slides = {s['index']: s for s in ProjectSlide().list(project)}
+    slide_index, superpixel = arrays['slide_index'].astype(np.int64), arrays['superpixel'].astype(np.int64)
+    for index in np.unique(slide_index):
+        slide = slides.get(int(index))
+        members = np.flatnonzero(slide_index == index)
+        if slide is None or not slide.get('superpixelCount'):
+            raise ValidationException('Slide index %d is not a segmented slide of the project.' % index)
+        if (len(members) != slide['superpixelCount'] or
+                not np.array_equal(np.sort(superpixel[members]), np.arange(slide['superpixelCount']))):
+            raise ValidationException('Slide %s needs one prediction per superpixel.' % slide['name'])
+    for index in np.unique(slide_index):
+        members = np.flatnonzero(slide_index == index)
+        members = members[np.argsort(superpixel[members])]
+        Prediction().collection.insert_one({
+            'projectId': project['_id'], 'itemId': slides[int(index)]['itemId'], 'epoch': epoch,
+            'count': len(members), 'categoryIds': list(category_ids),
+            'predicted': Binary(arrays['predicted'][members].astype(np.uint16).tobytes()),
+            'probabilities': Binary(arrays['probabilities'][members].astype(np.float16).tobytes()),
+            'certainty': Binary(arrays['certainty'][members].astype(np.float32).tobytes())})
+    keys = superpixel_keys(slide_index, superpixel)[arrays['ranking']]
+    for chunk, start in enumerate(range(0, len(keys), RANKING_CHUNK)):
+        Ranking().collection.insert_one({'projectId': project['_id'], 'epoch': epoch, 'chunk': chunk,
+                                         'keys': Binary(keys[start:start + RANKING_CHUNK].tobytes())})
+    return [int(i) for i in np.unique(slide_index)]
+
+
+def _check_arrays(arrays, columns):
+    required = ('slide_index', 'superpixel', 'predicted', 'probabilities', 'certainty', 'ranking')
+    missing = [name for name in required if name not in arrays]
+    if missing:
+        raise ValidationException('Predictions lack %s.' % ', '.join(missing))
+    rows = len(arrays['superpixel'])
+    shapes_ok = (rows > 0 and columns > 0 and arrays['slide_index'].shape == (rows,)
+                 and arrays['predicted'].shape == (rows,) and arrays['certainty'].shape == (rows,)
+                 and arrays['probabilities'].shape == (rows, columns))
+    if not shapes_ok:
+        raise ValidationException('Prediction arrays disagree in length or in the number of categories.')
+    if arrays['predicted'].min() < 0 or arrays['predicted'].max() >= columns:
+        raise ValidationException('Predicted columns must index the %d categories.' % columns)
+    ranking = np.asarray(arrays['ranking'])
+    if ranking.ndim != 1 or len(np.unique(ranking)) != len(ranking) or (
+            len(ranking) and (ranking.min() < 0 or ranking.max() >= rows)):
+        raise ValidationException('The ranking must list distinct prediction rows.')
+    return rows
+
+
+def next_superpixels(project, user, limit, offset=0):
+    """The next ``limit`` superpixels in the current ranking (after ``offset``) that ``user`` has not
+    labeled, each with slide, predicted category, probabilities and certainty.
+
+    Reads the ranking (cached per epoch) and the user's labeled keys (one document), so the cost grows
+    with the page's depth and the user's label count, not with the number of superpixels."""
+    keys = Ranking().keys(project)
+    if keys is None:
+        return []
+    slides = {s['index']: s for s in ProjectSlide().list(project)}
+    labeled = np.array(LabeledKeys().keys(project, user), dtype=np.int64)
+    window = keys[:offset + limit + len(labeled)]
+    if len(labeled):
+        window = window[~np.isin(window, labeled)]
+    chosen = window[offset:offset + limit]
+    result = []
+    for key in chosen.tolist():
+        slide = slides[key >> 32]
+        superpixel = key & 0xFFFFFFFF
+        predicted, probabilities, certainty, category_ids = Prediction().slide_arrays(project, slide)
+        result.append({
+            'itemId': slide['itemId'], 'superpixel': superpixel,
+            'categoryId': category_ids[int(predicted[superpixel])],
+            'probabilities': dict(zip(map(str, category_ids),
+                                      probabilities[superpixel].astype(float).round(4).tolist())),
+            'certainty': round(float(certainty[superpixel]), 5)})
+    return result

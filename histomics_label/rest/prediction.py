@@ -1,0 +1,97 @@
+"""Predictions: ingest a training epoch, the ranked queue of superpixels to label next, per-slide arrays."""
+import io
+
+import numpy as np
+from girder.api import access
+from girder.api.describe import Description, autoDescribeRoute
+from girder.api.rest import getCurrentUser
+from girder.constants import AccessType
+from girder.exceptions import ValidationException
+from girder.models.file import File
+
+from ..models.category import Category
+from ..models.prediction import Prediction, next_superpixels, store_epoch
+from ..models.project import Project
+from .common import object_id, project_for, slide_for
+
+PREDICTION_ARRAYS = 'slide_index, superpixel, predicted, probabilities, certainty, ranking, category_ids'
+
+
+def read_prediction_file(file, user):
+    """The arrays of a predictions ``.npz`` stored in Girder (400 if it is not one)."""
+    file = File().load(file, level=AccessType.READ, user=user, exc=True)
+    with File().open(file) as stream:
+        try:
+            with np.load(io.BytesIO(stream.read()), allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except (ValueError, OSError) as exc:
+            raise ValidationException('File %s is not a predictions .npz: %s' % (file['name'], exc), 'fileId')
+
+
+class PredictionEndpoints:
+    def __init__(self, root):
+        root.route('POST', ('project', ':id', 'epoch', ':epoch', 'predictions'), self.ingest)
+        root.route('GET', ('project', ':id', 'next'), self.next)
+        root.route('GET', ('project', ':id', 'slide', ':itemId', 'predictions'), self.slide)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Store and publish the predictions of a training epoch (the training job calls this). '
+                    'The epoch replaces the current one atomically once it is fully stored.')
+        .param('id', 'The project id.', paramType='path')
+        .param('epoch', 'The new epoch number (greater than the current one).', dataType='integer',
+               paramType='path')
+        .param('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS)
+        .jsonParam('model', 'JSON object describing the model (kind, training-set size, file ids...).',
+                   required=False, requireObject=True)
+        .errorResponse('Malformed predictions, unknown categories or slides, or an old epoch.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def ingest(self, id, epoch, fileId, model):
+        project = project_for(id, AccessType.WRITE)
+        arrays = read_prediction_file(object_id(fileId, 'fileId'), getCurrentUser())
+        known = {str(c['_id']): c['_id'] for c in Category().list(project)}
+        category_ids = [str(c) for c in arrays.pop('category_ids', [])]
+        if not category_ids or any(c not in known for c in category_ids):
+            raise ValidationException('category_ids must list categories of the project.', 'fileId')
+        slides = store_epoch(project, epoch, arrays, [known[c] for c in category_ids])
+        return Project().publish_epoch(project, epoch, slides, model)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('The next superpixels to label, across all slides, in the order of the project\'s '
+                    'acquisition strategy for the current epoch, skipping those you labeled already.')
+        .param('id', 'The project id.', paramType='path')
+        .param('limit', 'How many (1-1000).', dataType='integer', required=False, default=20)
+        .param('offset', 'How many of the remaining ones to skip.', dataType='integer', required=False,
+               default=0)
+        .errorResponse('limit or offset out of range.', 400)
+        .errorResponse('Read access was denied on the project folder.', 403)
+    )
+    def next(self, id, limit, offset):
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ValidationException('limit is 1-1000 and offset at least 0.', 'limit')
+        return next_superpixels(project_for(id), getCurrentUser(), limit, offset)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('The current epoch\'s predictions for every superpixel of a slide: predicted category '
+                    'column, certainty, and the category id of each column.')
+        .param('id', 'The project id.', paramType='path')
+        .param('itemId', 'The slide item id.', paramType='path')
+        .param('probabilities', 'Also return per-category probabilities.', dataType='boolean', required=False,
+               default=False)
+        .errorResponse('The item is not a slide of the project.', 400)
+        .errorResponse('Read access was denied on the project folder.', 403)
+    )
+    def slide(self, id, itemId, probabilities):
+        project = project_for(id)
+        arrays = Prediction().slide_arrays(project, slide_for(project, itemId))
+        if arrays is None:
+            return {'epoch': project.get('epoch', 0), 'categoryIds': [], 'predicted': [], 'certainty': []}
+        predicted, probs, certainty, category_ids = arrays
+        result = {'epoch': project['epoch'], 'categoryIds': category_ids, 'predicted': predicted.tolist(),
+                  'certainty': certainty.round(5).tolist()}
+        if probabilities:
+            result['probabilities'] = probs.astype(float).round(4).tolist()
+        return result
