@@ -198,3 +198,65 @@ def test_a_failed_segmentation_keeps_labels_and_shows_its_error(boundServer, wor
     assert error.startswith('large_image.exceptions.TileSourceError: ') and 'broken.svs' in error
     assert by_name['CMU-1-Small-Region.svs']['labeled'] == 30
     assert Label().find({'projectId': project['_id']}).count() == 30
+
+
+def wait_for_stage(project_id, stage, timeout=300):
+    from histomics_label.models.slide import ProjectSlide
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        slide = ProjectSlide().findOne({'projectId': project_id})
+        if slide[stage].get('status') in ('done', 'error'):
+            return slide
+        time.sleep(0.5)
+    raise AssertionError('%s did not finish: %r' % (stage, slide[stage]))
+
+
+@pytest.mark.plugin('histomics_label')
+def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, project, admin):
+    """The whole loop on the CMU slide through the real worker: segmentation -> features (started by
+    segmentation) -> labels -> training epoch -> predictions and the ranked queue."""
+    import json
+
+    from girder.models.setting import Setting  # noqa: F401  (worker settings are set by the fixture)
+
+    from histomics_label.models.project import Project
+
+    path = '/histomics_label/project/%s' % project['_id']
+    assertStatusOk(boundServer.request(path + '/segment', method='POST', user=admin))
+    slide = wait_for_stage(project['_id'], 'segmentation')
+    assert slide['segmentation']['status'] == 'done', slide['segmentation']
+    slide = wait_for_stage(project['_id'], 'features')
+    assert slide['features']['status'] == 'done', slide['features']
+
+    tumor, stroma = (boundServer.request(path + '/category', method='POST', user=admin, params={'name': n}).json
+                     for n in ('Tumor', 'Stroma'))
+    from histomics_label.models.superpixels import SuperpixelSet
+
+    centroids, _ = SuperpixelSet().geometry(slide)
+    upper = [int(i) for i in range(len(centroids)) if centroids[i][1] < 1000][:15]
+    lower = [int(i) for i in range(len(centroids)) if centroids[i][1] > 2000][:15]
+    labels = [{'superpixel': i, 'categoryId': tumor['_id']} for i in upper] + [
+        {'superpixel': i, 'categoryId': stroma['_id']} for i in lower]
+    resp = boundServer.request(path + '/label', method='PUT', user=admin, type='application/json',
+                               body=json.dumps({'itemId': str(slide['itemId']), 'labels': labels}))
+    assertStatusOk(resp)
+
+    resp = boundServer.request(path + '/train', method='POST', user=admin)
+    assertStatusOk(resp)
+    job = wait_for_job(resp.json['_id'])
+    assert job['status'] == 3, ''.join(job['log'])
+    status = boundServer.request(path + '/status', user=admin).json
+    assert status['epoch'] == 1 and status['training']['status'] == 'done'
+    assert status['model']['labels'] == 30 and status['model']['fileId']
+    assert status['slides'][0]['predictedEpoch'] == 1
+
+    batch = boundServer.request(path + '/next', user=admin, params={'limit': 10}).json
+    assert len(batch) == 10
+    assert not {b['superpixel'] for b in batch} & set(upper + lower)  # my labels are not asked again
+    assert {b['categoryId'] for b in batch} <= {tumor['_id'], stroma['_id']}
+    certainties = [b['certainty'] for b in batch]
+    assert certainties == sorted(certainties)  # confidence: least confident first
+    predictions = boundServer.request(path + '/slide/%s/predictions' % slide['itemId'], user=admin).json
+    assert len(predictions['predicted']) == slide['superpixelCount']
+    assert Project().load(project['_id'])['trainingEpoch'] == 1

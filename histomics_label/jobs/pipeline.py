@@ -3,7 +3,9 @@
 A stage is ``pending`` -> ``running`` (with its jobId) -> ``done`` when the worker reports the outputs
 back, or ``error`` (with the job's message) when the job fails; labels are never touched by a failure.
 """
+import datetime
 import io
+import json
 import re
 
 from bson import ObjectId
@@ -12,13 +14,16 @@ from girder.exceptions import ValidationException
 from girder.models.file import File
 from girder.models.folder import Folder
 from girder.models.item import Item
+from girder.models.upload import Upload
 from girder_jobs.constants import JobStatus
 from girder_jobs.models.job import Job
 from girder_large_image.models.image_item import ImageItem
 
 from ..core.superpixel_set import load_superpixel_data
+from ..models.category import Category
 from ..models.label import Label
 from ..models.project import Project
+from ..models.review import Review, effective_labels
 from ..models.slide import ProjectSlide
 from ..models.superpixels import SuperpixelSet
 from .launcher import launch_cli
@@ -76,6 +81,119 @@ def launch_segmentation(project, slide, user):
     return job
 
 
+def _label_file_id(slide):
+    item = Item().load(slide['segmentation']['labelItemId'], force=True)
+    return item['largeImage']['fileId']
+
+
+def launch_features(project, slide, user):
+    """Queue the SuperpixelFeatures CLI for a segmented slide (patches masked to their superpixel)."""
+    if slide['segmentation'].get('status') != 'done':
+        raise ValidationException('Slide %s is not segmented yet.' % slide['name'], 'itemIds')
+    item = Item().load(slide['itemId'], force=True)
+    settings = project['settings']
+    arguments = [
+        _input(require_large_image(item)), _input(slide['segmentation']['dataFileId']),
+        {'outputFolderId': str(data_folder(project, user)['_id']),
+         'name': '%s features.h5' % item['name'].rsplit('.', 1)[0], 'identifier': 'outputFeatures'},
+        '--feature-kind', settings['featureKind'], '--backbone', settings['backbone'],
+        '--patch-size', settings['patchSize'], '--magnification', settings['magnification'],
+        '--label-image', _input(_label_file_id(slide)),
+    ]
+    job = launch_cli(
+        'SuperpixelFeatures', arguments, user, title='Features: %s' % item['name'],
+        details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': 'features'},
+        callback={'path': 'histomics_label/project/%s/slide/%s/features' % (project['_id'], item['_id'])})
+    ProjectSlide().set_stage(slide, 'features', status='running', jobId=job['_id'], error=None)
+    return job
+
+
+def ingest_features(project, slide, outputs, user):
+    """Record a slide's features file (the SuperpixelFeatures output)."""
+    file = File().load((outputs.get('outputFeatures') or {}).get('fileId'), level=AccessType.READ, user=user,
+                       exc=True)
+    return ProjectSlide().set_stage(slide, 'features', status='done', fileId=file['_id'], error=None)
+
+
+def training_manifest(project):
+    """What TrainAndPredict needs: categories (columns), excluded ones, effective labels, slides' features.
+
+    Labels are the effective labels (adjudicated > consensus > single); disputed superpixels are left out."""
+    categories = [c for c in Category().list(project) if c.get('mergedInto') is None]
+    column = {c['_id']: index for index, c in enumerate(categories)}
+    resolve = Category().resolve(Category().list(project))
+    slides = [s for s in ProjectSlide().list(project) if s['features'].get('status') == 'done']
+    labels = []
+    for slide in slides:
+        where = {'projectId': project['_id'], 'itemId': slide['itemId']}
+        for superpixel, entry in effective_labels(Label().find(where), Review().find(where), resolve).items():
+            if entry['categoryId'] is not None:
+                labels.append([slide['index'], superpixel, column[entry['categoryId']]])
+    trainable = {label[2] for label in labels} - {column[c['_id']] for c in categories if c['excluded']}
+    if len(trainable) < 2:
+        raise ValidationException('Training needs labels of at least two categories not excluded from '
+                                  'training, on featurized slides.')
+    settings = project['settings']
+    return {
+        'categories': [str(c['_id']) for c in categories],
+        'excluded': [str(c['_id']) for c in categories if c['excluded']],
+        'labels': labels, 'slides': [{'index': s['index'], 'features': 'slide%d.h5' % s['index'],
+                                      'itemId': str(s['itemId'])} for s in slides],
+        'modelKind': settings['modelKind'], 'modelBackend': settings['modelBackend'],
+        'strategy': settings['certaintyMetric'], 'seed': 0,
+    }, slides
+
+
+def launch_training(project, user):
+    """Queue a TrainAndPredict epoch over every featurized slide; labeling goes on meanwhile."""
+    manifest, slides = training_manifest(project)
+    project = Project().collection.find_one_and_update(
+        {'_id': project['_id']}, {'$inc': {'trainingEpoch': 1}, '$set': {'labelsSinceTraining': 0}},
+        return_document=True)
+    epoch = max(project['trainingEpoch'], project.get('epoch', 0) + 1)
+    manifest['epoch'] = epoch
+    folder = data_folder(project, user)
+    body = json.dumps(manifest).encode()
+    manifest_file = Upload().uploadFromFile(io.BytesIO(body), len(body), 'epoch %d manifest.json' % epoch,
+                                            parentType='folder', parent=folder, user=user)
+    folder_id = str(folder['_id'])
+    arguments = [
+        {'inputFileId': str(manifest_file['_id']), 'name': 'manifest.json'},
+        {'inputFiles': [{'fileId': str(s['features']['fileId']), 'name': 'slide%d.h5' % s['index']}
+                        for s in slides], 'name': 'features'},
+        {'outputFolderId': folder_id, 'name': 'epoch %d predictions.npz' % epoch, 'identifier': 'outputPredictions'},
+        {'outputFolderId': folder_id, 'name': 'epoch %d model.npz' % epoch, 'identifier': 'outputModel'},
+    ]
+    model = {'kind': manifest['modelKind'], 'backend': manifest['modelBackend'], 'strategy': manifest['strategy'],
+             'labels': len(manifest['labels']), 'slides': len(slides)}
+    job = launch_cli(
+        'TrainAndPredict', arguments, user, title='Train epoch %d: %s' % (epoch, project['name']),
+        details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch},
+        callback={'path': 'histomics_label/project/%s/epoch/%d/predictions' % (project['_id'], epoch),
+                  'params': {'model': json.dumps(model)},
+                  'fromOutputs': {'fileId': 'outputPredictions.fileId', 'modelFileId': 'outputModel.fileId'}})
+    Project().update({'_id': project['_id']}, {'$set': {'training': {
+        'status': 'running', 'jobId': job['_id'], 'epoch': epoch, 'error': None,
+        'started': datetime.datetime.now(datetime.timezone.utc)}}})
+    return job
+
+
+def maybe_retrain(project, user, changed):
+    """Count label changes; once ``retrainInterval`` of them accumulated and no training is running,
+    start one in the background (never blocking the label write). Returns the job or None."""
+    interval = project['settings'].get('retrainInterval') or 0
+    if not interval or not changed:
+        return None
+    project = Project().collection.find_one_and_update(
+        {'_id': project['_id']}, {'$inc': {'labelsSinceTraining': changed}}, return_document=True)
+    if project['labelsSinceTraining'] < interval or (project.get('training') or {}).get('status') == 'running':
+        return None
+    try:
+        return launch_training(project, user)
+    except ValidationException:
+        return None  # not enough categories labeled yet: keep counting
+
+
 def ingest_segmentation(project, slide, outputs, user):
     """Store a segmentation's outputs (ids of the label image, data file and annotation) on the slide."""
     if not isinstance(outputs, dict) or any(key not in outputs for key in SEGMENTATION_OUTPUTS[:2]):
@@ -104,12 +222,16 @@ def record_job_failure(event):
     details = job.get('histomicsLabel') or {}
     if job['status'] not in (JobStatus.ERROR, JobStatus.CANCELED) or 'stage' not in details:
         return
+    log = ''.join(Job().load(job['_id'], force=True, includeLog=True).get('log') or [])
+    error = error_summary(log) or 'The job ended with status %s.' % job['status']
+    if details['stage'] == 'training':
+        Project().update({'_id': ObjectId(details['projectId']), 'training.jobId': job['_id']},
+                         {'$set': {'training.status': 'error', 'training.error': error}})
+        return
     slide = ProjectSlide().findOne({'projectId': ObjectId(details['projectId']),
                                     'itemId': ObjectId(details['itemId'])})
     if slide is None or slide[details['stage']].get('jobId') != job['_id']:
         return
-    log = ''.join(Job().load(job['_id'], force=True, includeLog=True).get('log') or [])
-    error = error_summary(log) or 'The job ended with status %s.' % job['status']
     ProjectSlide().set_stage(slide, details['stage'], status='error', error=error)
 
 

@@ -23,6 +23,10 @@ def _resolve(argument, workdir, client, outputs):
     path = os.path.join(workdir, os.path.basename(argument['name']))
     if 'inputFileId' in argument:
         client.downloadFile(argument['inputFileId'], path)
+    elif 'inputFiles' in argument:  # a directory input: several Girder files under their given names
+        os.makedirs(path)
+        for entry in argument['inputFiles']:
+            client.downloadFile(entry['fileId'], os.path.join(path, os.path.basename(entry['name'])))
     elif 'annotationItemId' in argument or 'outputFolderId' in argument:
         outputs.append((path, argument))
     else:
@@ -67,9 +71,11 @@ def _send_outputs(client, outputs):
 @app.task(bind=True)
 def run_cli(self, name, arguments, callback=None):
     """Run CLI ``name`` with ``arguments``: strings, or dicts naming a Girder input
-    ``{'inputFileId', 'name'}``, an annotation output ``{'annotationItemId', 'name', 'identifier'}`` or a
-    file output ``{'outputFolderId', 'name', 'identifier', 'reference'}``. ``callback`` is an optional
-    ``{'path', 'params'}``: POSTed with ``outputs`` (JSON of identifier -> ids) once all outputs are sent."""
+    ``{'inputFileId', 'name'}``, a directory of inputs ``{'inputFiles': [{'fileId', 'name'}], 'name'}``, an
+    annotation output ``{'annotationItemId', 'name', 'identifier'}`` or a file output
+    ``{'outputFolderId', 'name', 'identifier', 'reference'}``. ``callback`` is an optional
+    ``{'path', 'params', 'fromOutputs'}``: POSTed with ``outputs`` (JSON of identifier -> ids) once all
+    outputs are sent, plus each ``fromOutputs`` parameter taken from an output (``'identifier.field'``)."""
     manager = getattr(self, 'job_manager', None)
     client = getattr(self, 'girder_client', None)
     workdir = tempfile.mkdtemp(prefix='histomics_label_')
@@ -90,8 +96,11 @@ def run_cli(self, name, arguments, callback=None):
         uploaded = _send_outputs(client, outputs)
         log('Sent outputs: %s' % ', '.join(sorted(uploaded)))
         if callback:
-            client.post(callback['path'], parameters=dict(callback.get('params') or {},
-                                                           outputs=json.dumps(uploaded)))
+            params = dict(callback.get('params') or {}, outputs=json.dumps(uploaded))
+            for param, source in (callback.get('fromOutputs') or {}).items():
+                identifier, field = source.split('.')
+                params[param] = uploaded[identifier][field]
+            client.post(callback['path'], parameters=params)
             log('Reported to %s' % callback['path'])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -103,6 +103,7 @@ class Project(Model):
         """Make a stored epoch the current one in one atomic write; drop epochs older than the previous."""
         self.update({'_id': project['_id'], 'epoch': {'$lt': epoch}}, {'$set': {
             'epoch': epoch, 'model': dict(model_info or {}, epoch=epoch)}})
+        self.update({'_id': project['_id'], 'training.epoch': epoch}, {'$set': {'training.status': 'done'}})
         ProjectSlide().update({'projectId': project['_id'], 'index': {'$in': list(slide_indices)}},
                               {'$set': {'epoch': epoch}})
         for model in (Prediction, Ranking):

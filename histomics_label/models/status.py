@@ -28,6 +28,7 @@ def project_status(project, user):
         })
     return {
         'projectId': project['_id'], 'epoch': project.get('epoch', 0), 'slides': slides,
+        'model': project.get('model'), 'training': project.get('training'),
         'totals': {
             'slides': len(slides),
             'segmented': sum(s['segmented'] for s in slides),

@@ -5,6 +5,7 @@ from girder.api.rest import getCurrentUser
 from girder.constants import AccessType, SortDir
 from girder.exceptions import ValidationException
 
+from ..jobs.pipeline import maybe_retrain
 from ..models.category import Category
 from ..models.label import MAX_LABELS_PER_REQUEST, SOURCES, Label, LabelHistory
 from ..models.review import Review, effective_labels
@@ -55,10 +56,12 @@ class LabelEndpoints:
         epoch = body.get('epoch')
         if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
             raise ValidationException('epoch must be a non-negative integer.', 'epoch')
+        user = getCurrentUser()
         written, removed = Label().write(
-            project, slide, getCurrentUser(), body.get('labels'), Category().list(project), geometry[0],
+            project, slide, user, body.get('labels'), Category().list(project), geometry[0],
             source=body.get('source', 'paint'), epoch=epoch)
-        return {'written': written, 'removed': removed}
+        job = maybe_retrain(project, user, written + removed)
+        return {'written': written, 'removed': removed, 'retrainJobId': job['_id'] if job else None}
 
     @access.user
     @autoDescribeRoute(

@@ -6,7 +6,8 @@ from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder_jobs.models.job import Job
 
-from ..jobs.pipeline import SEGMENTATION_OUTPUTS, ingest_segmentation, launch_segmentation
+from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, ingest_features, ingest_segmentation, launch_features,
+                             launch_segmentation, launch_training)
 from ..models.slide import ProjectSlide
 from .common import object_id, project_for, slide_for
 
@@ -15,6 +16,9 @@ class PipelineEndpoints:
     def __init__(self, root):
         root.route('POST', ('project', ':id', 'segment'), self.segment)
         root.route('POST', ('project', ':id', 'slide', ':itemId', 'superpixels'), self.ingest)
+        root.route('POST', ('project', ':id', 'featurize'), self.featurize)
+        root.route('POST', ('project', ':id', 'slide', ':itemId', 'features'), self.ingest_features)
+        root.route('POST', ('project', ':id', 'train'), self.train)
 
     @access.user
     @autoDescribeRoute(
@@ -52,4 +56,57 @@ class PipelineEndpoints:
         slide = slide_for(project, itemId)
         if not all(isinstance(outputs.get(key, {}), dict) for key in SEGMENTATION_OUTPUTS):
             raise ValidationException('Each output is a JSON object of ids.', 'outputs')
-        return ingest_segmentation(project, slide, outputs, getCurrentUser())
+        user = getCurrentUser()
+        slide = ingest_segmentation(project, slide, outputs, user)
+        try:  # features follow segmentation; the slide is labelable already
+            launch_features(project, slide, user)
+        except Exception as exc:
+            slide = ProjectSlide().set_stage(slide, 'features', status='error', error=str(exc))
+        return ProjectSlide().load(slide['_id'])
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Compute features of segmented slides with the project settings, one job per slide '
+                    '(segmentation starts them by itself; use this to recompute).')
+        .param('id', 'The project id.', paramType='path')
+        .jsonParam('itemIds', 'JSON list of slide item ids (default: every segmented slide without features).',
+                   required=False, requireArray=True)
+        .errorResponse('A slide is not in the project or not segmented.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+        .errorResponse('The job queue is unreachable.', 503)
+    )
+    def featurize(self, id, itemIds):
+        project = project_for(id, AccessType.WRITE)
+        if itemIds is None:
+            slides = [s for s in ProjectSlide().list(project) if s['segmentation'].get('status') == 'done'
+                      and s['features'].get('status') not in ('done', 'running')]
+        else:
+            slides = [slide_for(project, object_id(item_id, 'itemIds')) for item_id in itemIds]
+        user = getCurrentUser()
+        return [Job().filter(launch_features(project, slide, user), user) for slide in slides]
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Record a slide\'s features file (the worker calls this when the features job succeeded).')
+        .param('id', 'The project id.', paramType='path')
+        .param('itemId', 'The slide item id.', paramType='path')
+        .jsonParam('outputs', 'JSON object: {"outputFeatures": {"fileId"}}.', requireObject=True)
+        .errorResponse('Unknown file or slide.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def ingest_features(self, id, itemId, outputs):
+        project = project_for(id, AccessType.WRITE)
+        return ingest_features(project, slide_for(project, itemId), outputs, getCurrentUser())
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Train a new epoch in the background on everyone\'s effective labels; predictions and '
+                    'the ranking switch to it when it is done. Labeling goes on meanwhile.')
+        .param('id', 'The project id.', paramType='path')
+        .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+        .errorResponse('The job queue is unreachable.', 503)
+    )
+    def train(self, id):
+        user = getCurrentUser()
+        return Job().filter(launch_training(project_for(id, AccessType.WRITE), user), user)

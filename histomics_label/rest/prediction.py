@@ -42,13 +42,15 @@ class PredictionEndpoints:
         .param('epoch', 'The new epoch number (greater than the current one).', dataType='integer',
                paramType='path')
         .param('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS)
-        .jsonParam('model', 'JSON object describing the model (kind, training-set size, file ids...).',
+        .jsonParam('model', 'JSON object describing the model (kind, training-set size...).',
                    required=False, requireObject=True)
+        .param('modelFileId', 'The saved model file.', required=False)
         .errorResponse('Malformed predictions, unknown categories or slides, or an old epoch.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def ingest(self, id, epoch, fileId, model):
+    def ingest(self, id, epoch, fileId, model, modelFileId):
         project = project_for(id, AccessType.WRITE)
+        model = dict(model or {}, fileId=object_id(modelFileId, 'modelFileId'))
         arrays = read_prediction_file(object_id(fileId, 'fileId'), getCurrentUser())
         known = {str(c['_id']): c['_id'] for c in Category().list(project)}
         category_ids = [str(c) for c in arrays.pop('category_ids', [])]
