@@ -35,8 +35,15 @@ def demo(tmp_path):
             pytest.fail('the demo did not start:\n%s' % log_path.read_text()[-3000:])
         time.sleep(0.5)
     yield {'process': process, 'url': 'http://127.0.0.1:%d' % port, 'log': log_path}
-    if process.poll() is None:
-        process.kill()
+    if process.poll() is None:  # the test failed before its Ctrl-C: stop the demo and its children anyway
+        children = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for child in psutil.wait_procs(children, timeout=15)[1]:
+            child.kill()
 
 
 def wait_for_job(client, job_id, timeout=180):
