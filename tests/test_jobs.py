@@ -260,3 +260,20 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     predictions = boundServer.request(path + '/slide/%s/predictions' % slide['itemId'], user=admin).json
     assert len(predictions['predicted']) == slide['superpixelCount']
     assert Project().load(project['_id'])['trainingEpoch'] == 1
+
+    # HistomicsUI sees the epoch's predictions, and the labels once refreshed, as pixelmaps
+    from girder_large_image_annotation.models.annotation import Annotation
+
+    resp = boundServer.request(path + '/annotations', method='POST', user=admin)
+    assertStatusOk(resp)
+    ids = resp.json[str(slide['itemId'])]
+    labels = Annotation().load(ids['labels'], force=True)['annotation']
+    element = labels['elements'][0]
+    assert labels['name'] == 'Study: labels' and element['type'] == 'pixelmap'
+    assert element['girderId'] == str(slide['segmentation']['labelItemId'])
+    assert [c['label'] for c in element['categories']] == ['unlabeled', 'Tumor', 'Stroma']
+    assert [element['values'][i] for i in upper[:3] + lower[:3]] == [1, 1, 1, 2, 2, 2]
+    assert sum(1 for v in element['values'] if v) == 30
+    shown = Annotation().load(ids['predictions'], force=True)['annotation']
+    assert shown['attributes']['histomicsLabel']['epoch'] == 1
+    assert shown['elements'][0]['values'] == [v + 1 for v in predictions['predicted']]

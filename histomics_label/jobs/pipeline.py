@@ -213,6 +213,7 @@ def ingest_segmentation(project, slide, outputs, user):
                                     createJob=False)
     return SuperpixelSet().store(
         slide, arrays['centroids'], arrays['bboxes'], labelItemId=label_item['_id'], dataFileId=data['_id'],
+        scale=float(arrays.get('scale', 1.0)),
         annotationIds=(outputs.get('outputAnnotationFile') or {}).get('annotationIds', []), error=None)
 
 

@@ -8,6 +8,7 @@ from girder_jobs.models.job import Job
 
 from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, ingest_features, ingest_segmentation, launch_features,
                              launch_segmentation, launch_training)
+from ..jobs.import_v1 import import_v1_project
 from ..models.slide import ProjectSlide
 from .common import object_id, project_for, slide_for
 
@@ -19,6 +20,7 @@ class PipelineEndpoints:
         root.route('POST', ('project', ':id', 'featurize'), self.featurize)
         root.route('POST', ('project', ':id', 'slide', ':itemId', 'features'), self.ingest_features)
         root.route('POST', ('project', ':id', 'train'), self.train)
+        root.route('POST', ('project', ':id', 'import_v1'), self.import_v1)
 
     @access.user
     @autoDescribeRoute(
@@ -110,3 +112,14 @@ class PipelineEndpoints:
     def train(self, id):
         user = getCurrentUser()
         return Job().filter(launch_training(project_for(id, AccessType.WRITE), user), user)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Import a Histomics Label v1 project on the same folder: each slide\'s latest '
+                    '"Superpixel Epoch N" pixelmap annotation becomes its superpixels, categories and '
+                    '(your, source "import") labels. Slides that already have labels are skipped.')
+        .param('id', 'The project id.', paramType='path')
+        .errorResponse('Admin access was denied on the project folder.', 403)
+    )
+    def import_v1(self, id):
+        return import_v1_project(project_for(id, AccessType.ADMIN), getCurrentUser())

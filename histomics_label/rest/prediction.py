@@ -9,9 +9,11 @@ from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder.models.file import File
 
+from ..jobs.annotations import sync_slide_annotations
 from ..models.category import Category
 from ..models.prediction import Prediction, next_superpixels, store_epoch
 from ..models.project import Project
+from ..models.slide import ProjectSlide
 from .common import object_id, project_for, slide_for
 
 PREDICTION_ARRAYS = 'slide_index, superpixel, predicted, probabilities, certainty, ranking, category_ids'
@@ -33,6 +35,7 @@ class PredictionEndpoints:
         root.route('POST', ('project', ':id', 'epoch', ':epoch', 'predictions'), self.ingest)
         root.route('GET', ('project', ':id', 'next'), self.next)
         root.route('GET', ('project', ':id', 'slide', ':itemId', 'predictions'), self.slide)
+        root.route('POST', ('project', ':id', 'annotations'), self.annotations)
 
     @access.user
     @autoDescribeRoute(
@@ -57,7 +60,11 @@ class PredictionEndpoints:
         if not category_ids or any(c not in known for c in category_ids):
             raise ValidationException('category_ids must list categories of the project.', 'fileId')
         slides = store_epoch(project, epoch, arrays, [known[c] for c in category_ids])
-        return Project().publish_epoch(project, epoch, slides, model)
+        project = Project().publish_epoch(project, epoch, slides, model)
+        for slide in ProjectSlide().list(project):  # HistomicsUI sees the new epoch too
+            if slide['index'] in slides:
+                sync_slide_annotations(project, slide, getCurrentUser())
+        return project
 
     @access.user
     @autoDescribeRoute(
@@ -97,3 +104,18 @@ class PredictionEndpoints:
         if probabilities:
             result['probabilities'] = probs.astype(float).round(4).tolist()
         return result
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Refresh the HistomicsUI pixelmap annotations of effective labels and current predictions '
+                    'on the project\'s segmented slides (predictions refresh by themselves each epoch).')
+        .param('id', 'The project id.', paramType='path')
+        .jsonParam('itemIds', 'JSON list of slide item ids (default: all).', required=False, requireArray=True)
+        .errorResponse('A slide is not in the project.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def annotations(self, id, itemIds):
+        project = project_for(id, AccessType.WRITE)
+        slides = ([slide_for(project, object_id(i, 'itemIds')) for i in itemIds] if itemIds is not None
+                  else ProjectSlide().list(project))
+        return {str(s['itemId']): sync_slide_annotations(project, s, getCurrentUser()) for s in slides}
