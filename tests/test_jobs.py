@@ -218,8 +218,6 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     segmentation) -> labels -> training epoch -> predictions and the ranked queue."""
     import json
 
-    from girder.models.setting import Setting  # noqa: F401  (worker settings are set by the fixture)
-
     from histomics_label.models.project import Project
 
     path = '/histomics_label/project/%s' % project['_id']

@@ -30,6 +30,14 @@ def slide_for(project, item_id):
     return slide
 
 
+def slides_for(project, item_ids, default=lambda slide: True):
+    """The project's slides named by ``item_ids`` (400 for one outside the project), or, when ``item_ids``
+    is None, every slide for which ``default(slide)`` holds."""
+    if item_ids is None:
+        return [slide for slide in ProjectSlide().list(project) if default(slide)]
+    return [slide_for(project, object_id(item_id, 'itemIds')) for item_id in item_ids]
+
+
 def object_id(value, field):
     """An ObjectId from a request parameter (None stays None); 400 naming the field otherwise."""
     if value is None or value == '':

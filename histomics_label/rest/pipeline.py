@@ -10,7 +10,13 @@ from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, ingest_features, ingest_segme
                              launch_segmentation, launch_training)
 from ..jobs.import_v1 import import_v1_project
 from ..models.slide import ProjectSlide
-from .common import object_id, project_for, slide_for
+from .common import project_for, slide_for, slides_for
+
+
+def _launch_each(launch, project, slides):
+    """One job per slide; the jobs as the caller may see them."""
+    user = getCurrentUser()
+    return [Job().filter(launch(project, slide, user), user) for slide in slides]
 
 
 class PipelineEndpoints:
@@ -34,13 +40,8 @@ class PipelineEndpoints:
     )
     def segment(self, id, itemIds):
         project = project_for(id, AccessType.WRITE)
-        if itemIds is None:
-            slides = [s for s in ProjectSlide().list(project)
-                      if s['segmentation'].get('status') not in ('done', 'running')]
-        else:
-            slides = [slide_for(project, object_id(item_id, 'itemIds')) for item_id in itemIds]
-        user = getCurrentUser()
-        return [Job().filter(launch_segmentation(project, slide, user), user) for slide in slides]
+        slides = slides_for(project, itemIds, lambda s: s['segmentation'].get('status') not in ('done', 'running'))
+        return _launch_each(launch_segmentation, project, slides)
 
     @access.user
     @autoDescribeRoute(
@@ -79,13 +80,9 @@ class PipelineEndpoints:
     )
     def featurize(self, id, itemIds):
         project = project_for(id, AccessType.WRITE)
-        if itemIds is None:
-            slides = [s for s in ProjectSlide().list(project) if s['segmentation'].get('status') == 'done'
-                      and s['features'].get('status') not in ('done', 'running')]
-        else:
-            slides = [slide_for(project, object_id(item_id, 'itemIds')) for item_id in itemIds]
-        user = getCurrentUser()
-        return [Job().filter(launch_features(project, slide, user), user) for slide in slides]
+        slides = slides_for(project, itemIds, lambda s: s['segmentation'].get('status') == 'done' and
+                            s['features'].get('status') not in ('done', 'running'))
+        return _launch_each(launch_features, project, slides)
 
     @access.user
     @autoDescribeRoute(

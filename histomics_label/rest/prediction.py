@@ -14,7 +14,7 @@ from ..models.category import Category
 from ..models.prediction import Prediction, next_superpixels, store_epoch
 from ..models.project import Project
 from ..models.slide import ProjectSlide
-from .common import object_id, project_for, slide_for
+from .common import object_id, project_for, slide_for, slides_for
 
 PREDICTION_ARRAYS = 'slide_index, superpixel, predicted, probabilities, certainty, ranking, category_ids'
 
@@ -116,6 +116,5 @@ class PredictionEndpoints:
     )
     def annotations(self, id, itemIds):
         project = project_for(id, AccessType.WRITE)
-        slides = ([slide_for(project, object_id(i, 'itemIds')) for i in itemIds] if itemIds is not None
-                  else ProjectSlide().list(project))
+        slides = slides_for(project, itemIds)
         return {str(s['itemId']): sync_slide_annotations(project, s, getCurrentUser()) for s in slides}
