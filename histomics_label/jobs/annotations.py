@@ -51,8 +51,9 @@ def _replace(slide, kind, item, user, annotation):
 
 
 def sync_slide_annotations(project, slide, user, kinds=('labels', 'predictions')):
-    """(Re)write the labels and/or predictions pixelmaps of one segmented slide; returns their ids."""
-    if slide['segmentation'].get('status') != 'done':
+    """(Re)write the labels and/or predictions pixelmaps of one segmented slide; returns their ids.
+    A slide whose superpixels came without a label image has nothing to draw them with and is skipped."""
+    if slide['segmentation'].get('status') != 'done' or not slide['segmentation'].get('labelItemId'):
         return {}
     superpixels, label_item = _superpixels(slide)
     item = Item().load(slide['itemId'], force=True)
