@@ -9,12 +9,12 @@ from histomics_label.core.superpixel_set import load_superpixel_data
 def main(args):
     data = load_superpixel_data(args.inputSuperpixelData)
     report_progress(0, 'Featurizing %d superpixels (%s)' % (len(data['centroids']), args.featureKind))
-    values = extract_features(
+    info = extract_features(
         args.inputImageFile, data['centroids'], args.outputFeatures, kind=args.featureKind,
         backbone=args.backbone, weights_path=args.weightsPath or None, patch_size=args.patchSize,
         magnification=args.magnification or None, label_path=getattr(args, 'labelImage', None) or None,
         progress=lambda done, total: report_progress(done / total))
-    report_progress(1, 'Wrote features %s' % (values.shape,))
+    report_progress(1, 'Wrote features %s' % (info.shape,))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,83 @@
+"""Every project route refuses anonymous callers (401), users without read access on the project folder
+(403), and, for routes that change anything, users with read access only (403); nothing gets written."""
+import json
+
+import pytest
+from pytest_girder.assertions import assertStatus
+
+READ, WRITE, ADMIN = 'read', 'write', 'admin'
+ROUTES = [  # method, path under /histomics_label (project, item, category ids filled in), level needed
+    ('GET', 'project/{p}', READ),
+    ('PUT', 'project/{p}', ADMIN),
+    ('DELETE', 'project/{p}', ADMIN),
+    ('GET', 'project/{p}/status', READ),
+    ('POST', 'project/{p}/slides', WRITE),
+    ('GET', 'project/{p}/category', READ),
+    ('POST', 'project/{p}/category', WRITE),
+    ('PUT', 'category/{c}', WRITE),
+    ('POST', 'category/{c}/merge', ADMIN),
+    ('POST', 'category/{c}/unmerge', ADMIN),
+    ('DELETE', 'category/{c}', ADMIN),
+    ('PUT', 'project/{p}/label', WRITE),
+    ('GET', 'project/{p}/label', READ),
+    ('GET', 'project/{p}/label/history', READ),
+    ('GET', 'project/{p}/label/effective', READ),
+    ('PUT', 'project/{p}/review', WRITE),
+    ('GET', 'project/{p}/review', READ),
+    ('POST', 'project/{p}/segment', WRITE),
+    ('POST', 'project/{p}/featurize', WRITE),
+    ('POST', 'project/{p}/train', WRITE),
+    ('POST', 'project/{p}/slide/{i}/superpixels', WRITE),
+    ('POST', 'project/{p}/slide/{i}/features', WRITE),
+    ('POST', 'project/{p}/epoch/1/predictions', WRITE),
+    ('GET', 'project/{p}/next', READ),
+    ('GET', 'project/{p}/slide/{i}/predictions', READ),
+    ('POST', 'project/{p}/annotations', WRITE),
+    ('POST', 'project/{p}/import_v1', ADMIN),
+]
+PARAMS = {'itemId': None, 'name': 'X', 'into': None, 'outputs': '{}', 'fileId': '0' * 24}
+
+
+def snapshot():
+    from histomics_label.models.category import Category
+    from histomics_label.models.label import Label
+    from histomics_label.models.project import Project
+    from histomics_label.models.review import Review
+
+    return [list(model().find({})) for model in (Project, Category, Label, Review)]
+
+
+@pytest.mark.plugin('histomics_label')
+def test_every_route_checks_access(server, admin, labeler, project, segmented):
+    from girder.constants import AccessType
+    from girder.models.folder import Folder
+
+    from histomics_label.models.category import Category
+
+    category = Category().create(project, 'Tumor')
+    other = Category().create(project, 'Stroma')
+    ids = {'p': project['_id'], 'i': segmented['itemId'], 'c': category['_id']}
+    params = dict(PARAMS, itemId=str(segmented['itemId']), into=str(other['_id']))
+    body = json.dumps({'itemId': str(segmented['itemId']), 'labels': [{'superpixel': 0, 'categoryId': str(
+        category['_id'])}], 'reviews': [{'superpixel': 0, 'verdict': 'flag'}]})
+    folder = Folder().load(project['folderId'], force=True)
+    Folder().setPublic(folder, False, save=True)
+    before = snapshot()
+
+    def call(method, template, user):
+        kwargs = {'type': 'application/json', 'body': body} if method == 'PUT' and template.endswith(
+            ('label', 'review')) else {'params': params}
+        return server.request('/histomics_label/' + template.format(**ids), method=method, user=user, **kwargs)
+
+    for method, template, level in ROUTES:
+        assertStatus(call(method, template, None), 401)
+        assertStatus(call(method, template, labeler), 403)  # no access to the private folder
+    Folder().setUserAccess(folder, labeler, AccessType.READ, save=True)
+    for method, template, level in ROUTES:
+        if level != READ:
+            assertStatus(call(method, template, labeler), 403)
+    Folder().setUserAccess(folder, labeler, AccessType.WRITE, save=True)
+    for method, template, level in ROUTES:
+        if level == ADMIN:
+            assertStatus(call(method, template, labeler), 403)
+    assert snapshot() == before
