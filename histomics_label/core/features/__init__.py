@@ -1,5 +1,6 @@
 """Features per superpixel: masked image patches, and embedding vectors from a backbone.
 
-``extract.extract_features`` is the entry point; ``backbones.get_backbone`` the backbone registry;
-``store`` the HDF5 format shared by the CLIs and the training code.
+``extract.extract_features`` is the entry point; ``patches`` cuts (and masks) the patches,
+``backbones.get_backbone`` is the backbone registry, and ``store`` defines the features file (HDF5 or npz)
+shared by the CLIs and the training code.
 """
