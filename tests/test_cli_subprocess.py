@@ -57,7 +57,8 @@ def test_features_then_training(segmented):
     manifest.write_text(json.dumps({
         'categories': ['tumor', 'stroma'], 'excluded': [], 'slides': [{'index': 0, 'features': 'slide0.h5'}],
         'labels': [[0, i, i % 2] for i in range(20)], 'modelKind': 'cnn', 'strategy': 'margin', 'epoch': 1}))
-    run('TrainAndPredict', manifest, features, out / 'predictions.npz', out / 'model.npz', '--mc-samples', 4)
+    run('TrainAndPredict', '--manifest', manifest, '--features-directory', features, '--predictions',
+        out / 'predictions.npz', '--model', out / 'model.npz', '--mc-samples', 4)
     predictions = np.load(out / 'predictions.npz')
     assert predictions['probabilities'].shape == (count, 2)
     assert sorted(predictions['ranking'].tolist()) == list(range(count))
@@ -80,3 +81,9 @@ def test_bring_your_own_segmentation(segmented, tmp_path):
     run('ImportSegmentation', SLIDE, paths['tiff'], tmp_path / 'b.tiff', tmp_path / 'b.anot',
         tmp_path / 'b.npz')
     assert len(np.load(tmp_path / 'b.npz')['centroids']) == len(np.load(paths['npz'])['centroids'])
+
+
+def test_train_and_predict_needs_a_mode():
+    result = subprocess.run([sys.executable, cli_script('TrainAndPredict'), '--mc-samples', '2'],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and 'Give --project-id (Girder mode) or --manifest' in result.stderr

@@ -275,3 +275,21 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     shown = Annotation().load(ids['predictions'], force=True)['annotation']
     assert shown['attributes']['histomicsLabel']['epoch'] == 1
     assert shown['elements'][0]['values'] == [v + 1 for v in predictions['predicted']]
+
+    # the TrainAndPredict CLI in Girder mode (as slicer_cli_web runs it, with an API URL and a token)
+    import subprocess
+    import sys
+
+    from girder.models.token import Token
+
+    from histomics_label.jobs.cli_catalog import cli_script
+
+    result = subprocess.run([
+        sys.executable, cli_script('TrainAndPredict'), '--project-id', str(project['_id']),
+        '--api-url', 'http://127.0.0.1:%d/api/v1' % boundServer.boundPort,
+        '--girder-token', str(Token().createToken(admin)['_id']), '--mc-samples', '4'],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    status = boundServer.request(path + '/status', user=admin).json
+    assert status['epoch'] == 2 and status['training']['status'] == 'done' and status['model']['labels'] == 30
+    assert len(boundServer.request(path + '/next', user=admin, params={'limit': 5}).json) == 5

@@ -27,6 +27,7 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('POST', 'project/{p}/segment', WRITE),
     ('POST', 'project/{p}/featurize', WRITE),
     ('POST', 'project/{p}/train', WRITE),
+    ('POST', 'project/{p}/epoch', WRITE),
     ('POST', 'project/{p}/slide/{i}/superpixels', WRITE),
     ('POST', 'project/{p}/slide/{i}/features', WRITE),
     ('POST', 'project/{p}/epoch/1/predictions', WRITE),

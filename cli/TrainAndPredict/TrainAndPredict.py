@@ -1,6 +1,13 @@
-"""Slicer CLI: one training epoch over a project: predictions, certainty and acquisition ranking."""
+"""Slicer CLI: one training epoch over a project: predictions, certainty and acquisition ranking.
+
+Local mode reads a manifest and features files and writes the predictions and model; Girder mode (API URL,
+token, project id) does the same through the Girder API and publishes the epoch on the project.
+"""
 import json
 import os
+import shutil
+import sys
+import tempfile
 
 import numpy as np
 from ctk_cli import CLIArgumentParser
@@ -10,24 +17,59 @@ from histomics_label.core.features.store import read_features
 from histomics_label.core.training import train_and_predict
 
 
-def main(args):
-    with open(args.inputManifest) as f:
-        manifest = json.load(f)
+def train_files(manifest, features_directory, predictions_path, model_path, mc_samples):
+    """Train on the manifest's labels and features; write predictions (.npz) and the model."""
     slides = {}
     for count, slide in enumerate(manifest['slides']):
-        ids, values, _ = read_features(os.path.join(args.inputFeaturesDirectory, slide['features']))
+        ids, values, _ = read_features(os.path.join(features_directory, slide['features']))
         slides[int(slide['index'])] = (ids, values)
         report_progress(0.4 * (count + 1) / len(manifest['slides']), 'Read features of slide %d' % slide['index'])
     categories = manifest['categories']
     arrays, model = train_and_predict(
         slides, manifest['labels'], categories, excluded=manifest.get('excluded', []),
         model_kind=manifest.get('modelKind', 'mlp'), backend=manifest.get('modelBackend') or None,
-        strategy=manifest.get('strategy', 'confidence'), mc_samples=args.mcSamples,
-        seed=manifest.get('seed', 0))
+        strategy=manifest.get('strategy', 'confidence'), mc_samples=mc_samples, seed=manifest.get('seed', 0))
     report_progress(0.9, 'Trained on %d labels; predicted %d superpixels' % (
         model.training_size, len(arrays['superpixel'])))
-    np.savez_compressed(args.outputPredictions, category_ids=np.array(categories), **arrays)
-    model.save(args.outputModel)
+    np.savez_compressed(predictions_path, category_ids=np.array(categories), **arrays)
+    model.save(model_path)
+
+
+def train_project(api_url, token, project_id, mc_samples):
+    """Girder mode: reserve an epoch, download its features, train, upload and publish the predictions."""
+    import girder_client
+
+    client = girder_client.GirderClient(apiUrl=api_url)
+    client.setToken(token)
+    manifest = client.post('histomics_label/project/%s/epoch' % project_id)
+    workdir = tempfile.mkdtemp(prefix='histomics_label_train_')
+    try:
+        for slide in manifest['slides']:
+            client.downloadFile(slide['fileId'], os.path.join(workdir, slide['features']))
+        epoch = manifest['epoch']
+        paths = [os.path.join(workdir, 'epoch %d %s.npz' % (epoch, what)) for what in ('predictions', 'model')]
+        train_files(manifest, workdir, paths[0], paths[1], mc_samples)
+        predictions, model = (client.uploadFileToFolder(manifest['dataFolderId'], path) for path in paths)
+        client.post('histomics_label/project/%s/epoch/%d/predictions' % (project_id, epoch), parameters={
+            'fileId': predictions['_id'], 'modelFileId': model['_id'], 'model': json.dumps(manifest['model'])})
+        return epoch
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(args):
+    if args.projectId:
+        if not (args.girderApiUrl and args.girderToken):
+            sys.exit('Girder mode needs --api-url and --girder-token with --project-id.')
+        epoch = train_project(args.girderApiUrl, args.girderToken, args.projectId, args.mcSamples)
+        report_progress(1, 'Published epoch %d' % epoch)
+        return
+    local = (args.manifest, args.featuresDirectory, args.predictions, args.model)
+    if not all(local):
+        sys.exit('Give --project-id (Girder mode) or --manifest, --features-directory, --predictions and --model.')
+    with open(args.manifest) as f:
+        manifest = json.load(f)
+    train_files(manifest, args.featuresDirectory, args.predictions, args.model, args.mcSamples)
     report_progress(1, 'Epoch %s done' % manifest.get('epoch'))
 
 

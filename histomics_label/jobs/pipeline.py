@@ -144,37 +144,56 @@ def training_manifest(project):
     }, slides
 
 
-def launch_training(project, user):
-    """Queue a TrainAndPredict epoch over every featurized slide; labeling goes on meanwhile."""
+def allocate_epoch(project, user):
+    """Reserve the next epoch number and describe it: the training manifest (with each slide's features
+    file id) and the data folder its outputs go to. Used by the worker launcher and by TrainAndPredict's
+    Girder mode."""
     manifest, slides = training_manifest(project)
     project = Project().collection.find_one_and_update(
         {'_id': project['_id']}, {'$inc': {'trainingEpoch': 1}, '$set': {'labelsSinceTraining': 0}},
         return_document=True)
-    epoch = max(project['trainingEpoch'], project.get('epoch', 0) + 1)
-    manifest['epoch'] = epoch
-    folder = data_folder(project, user)
+    manifest['epoch'] = max(project['trainingEpoch'], project.get('epoch', 0) + 1)
+    for entry, slide in zip(manifest['slides'], slides):
+        entry['fileId'] = str(slide['features']['fileId'])
+    manifest['dataFolderId'] = str(data_folder(project, user)['_id'])
+    manifest['projectId'] = str(project['_id'])
+    return manifest
+
+
+def model_summary(manifest):
+    """What the project records about the model of an epoch."""
+    return {'kind': manifest['modelKind'], 'backend': manifest['modelBackend'], 'strategy': manifest['strategy'],
+            'labels': len(manifest['labels']), 'slides': len(manifest['slides'])}
+
+
+def record_training(project, epoch, **fields):
+    Project().update({'_id': project['_id']}, {'$set': {'training': dict(
+        {'epoch': epoch, 'error': None, 'started': datetime.datetime.now(datetime.timezone.utc)}, **fields)}})
+
+
+def launch_training(project, user):
+    """Queue a TrainAndPredict epoch over every featurized slide; labeling goes on meanwhile."""
+    manifest = allocate_epoch(project, user)
+    epoch, folder_id = manifest['epoch'], manifest['dataFolderId']
     body = json.dumps(manifest).encode()
     manifest_file = Upload().uploadFromFile(io.BytesIO(body), len(body), 'epoch %d manifest.json' % epoch,
-                                            parentType='folder', parent=folder, user=user)
-    folder_id = str(folder['_id'])
+                                            parentType='folder', parent={'_id': ObjectId(folder_id),
+                                                                         '_modelType': 'folder'}, user=user)
     arguments = [
-        {'inputFileId': str(manifest_file['_id']), 'name': 'manifest.json'},
-        {'inputFiles': [{'fileId': str(s['features']['fileId']), 'name': 'slide%d.h5' % s['index']}
-                        for s in slides], 'name': 'features'},
-        {'outputFolderId': folder_id, 'name': 'epoch %d predictions.npz' % epoch, 'identifier': 'outputPredictions'},
-        {'outputFolderId': folder_id, 'name': 'epoch %d model.npz' % epoch, 'identifier': 'outputModel'},
+        '--manifest', {'inputFileId': str(manifest_file['_id']), 'name': 'manifest.json'},
+        '--features-directory', {'inputFiles': [{'fileId': s['fileId'], 'name': s['features']}
+                                                for s in manifest['slides']], 'name': 'features'},
+        '--predictions', {'outputFolderId': folder_id, 'name': 'epoch %d predictions.npz' % epoch,
+                          'identifier': 'outputPredictions'},
+        '--model', {'outputFolderId': folder_id, 'name': 'epoch %d model.npz' % epoch, 'identifier': 'outputModel'},
     ]
-    model = {'kind': manifest['modelKind'], 'backend': manifest['modelBackend'], 'strategy': manifest['strategy'],
-             'labels': len(manifest['labels']), 'slides': len(slides)}
     job = launch_cli(
         'TrainAndPredict', arguments, user, title='Train epoch %d: %s' % (epoch, project['name']),
         details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch},
         callback={'path': 'histomics_label/project/%s/epoch/%d/predictions' % (project['_id'], epoch),
-                  'params': {'model': json.dumps(model)},
+                  'params': {'model': json.dumps(model_summary(manifest))},
                   'fromOutputs': {'fileId': 'outputPredictions.fileId', 'modelFileId': 'outputModel.fileId'}})
-    Project().update({'_id': project['_id']}, {'$set': {'training': {
-        'status': 'running', 'jobId': job['_id'], 'epoch': epoch, 'error': None,
-        'started': datetime.datetime.now(datetime.timezone.utc)}}})
+    record_training(project, epoch, status='running', jobId=job['_id'])
     return job
 
 

@@ -6,8 +6,9 @@ from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder_jobs.models.job import Job
 
-from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, ingest_features, ingest_segmentation, launch_features,
-                             launch_segmentation, launch_training)
+from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, allocate_epoch, ingest_features, ingest_segmentation,
+                             launch_features, launch_segmentation, launch_training, model_summary,
+                             record_training)
 from ..jobs.import_v1 import import_v1_project
 from ..models.slide import ProjectSlide
 from .common import project_for, slide_for, slides_for
@@ -26,6 +27,7 @@ class PipelineEndpoints:
         root.route('POST', ('project', ':id', 'featurize'), self.featurize)
         root.route('POST', ('project', ':id', 'slide', ':itemId', 'features'), self.ingest_features)
         root.route('POST', ('project', ':id', 'train'), self.train)
+        root.route('POST', ('project', ':id', 'epoch'), self.epoch)
         root.route('POST', ('project', ':id', 'import_v1'), self.import_v1)
 
     @access.user
@@ -109,6 +111,22 @@ class PipelineEndpoints:
     def train(self, id):
         user = getCurrentUser()
         return Job().filter(launch_training(project_for(id, AccessType.WRITE), user), user)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Reserve the next training epoch and get its manifest (categories, excluded ones, '
+                    'effective labels, each featurized slide\'s features file id, the data folder for outputs); '
+                    'for training outside our worker, e.g. the TrainAndPredict CLI in Girder mode. Post the '
+                    'predictions to project/{id}/epoch/{epoch}/predictions when done.')
+        .param('id', 'The project id.', paramType='path')
+        .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def epoch(self, id):
+        project = project_for(id, AccessType.WRITE)
+        manifest = allocate_epoch(project, getCurrentUser())
+        record_training(project, manifest['epoch'], status='running', jobId=None)
+        return dict(manifest, model=model_summary(manifest))
 
     @access.user
     @autoDescribeRoute(
