@@ -293,3 +293,21 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     status = boundServer.request(path + '/status', user=admin).json
     assert status['epoch'] == 2 and status['training']['status'] == 'done' and status['model']['labels'] == 30
     assert len(boundServer.request(path + '/next', user=admin, params={'limit': 5}).json) == 5
+
+
+@pytest.mark.plugin('histomics_label')
+def test_an_unreachable_broker_is_a_503_and_leaves_no_pending_job(server, slide_item, admin, monkeypatch):
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+    from girder_worker.app import app
+
+    from conftest import free_port
+
+    monkeypatch.setattr(app.conf, 'broker_url', 'redis://127.0.0.1:%d/0' % free_port())  # nothing listens
+    resp = server.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'], method='POST',
+                          user=admin)
+    assert resp.status.startswith('503') and 'job queue is unreachable' in resp.json['message']
+    # either no job was created, or the one created before the publish failed says why
+    for job in Job().find({}):
+        assert job['status'] == JobStatus.ERROR
+        assert 'Could not queue the job' in ''.join(Job().load(job['_id'], force=True, includeLog=True)['log'])

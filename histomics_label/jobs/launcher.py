@@ -30,7 +30,8 @@ def launch_cli(name, arguments, user, title, details=None, callback=None):
     task_id = str(uuid.uuid4())
     try:
         result = run_cli.apply_async(
-            args=(name, arguments), kwargs={'callback': callback}, task_id=task_id, retry=True, retry_policy=_PUBLISH_RETRY,
+            args=(name, arguments), kwargs={'callback': callback}, task_id=task_id, retry=True,
+            retry_policy=_PUBLISH_RETRY,
             girder_job_title=title, girder_job_type=JOB_TYPE_PREFIX + name,
             girder_client_token=str(token['_id']),
             girder_job_other_fields={'histomicsLabel': dict(details or {}, cli=name)})
