@@ -9,6 +9,13 @@ import pytest
 from pytest_girder.assertions import assertStatusOk
 
 
+def use_broker(app, url):
+    """Point the Celery app at ``url``, dropping connection pools made for a previous broker."""
+    app.conf.update(broker_url=url, result_backend=url)
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker(boundServer, redis_url):
     from celery.contrib.testing.worker import start_worker
@@ -18,7 +25,7 @@ def worker(boundServer, redis_url):
     Setting().set('worker.api_url', 'http://127.0.0.1:%d/api/v1' % boundServer.boundPort)
     Setting().set('worker.broker', redis_url)
     Setting().set('worker.backend', redis_url)
-    app.conf.update(broker_url=redis_url, result_backend=redis_url)
+    use_broker(app, redis_url)
     with start_worker(app, pool='solo', perform_ping_check=False, shutdown_timeout=30):
         yield app
 
@@ -296,17 +303,21 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
 
 
 @pytest.mark.plugin('histomics_label')
-def test_an_unreachable_broker_is_a_503_and_leaves_no_pending_job(server, slide_item, admin, monkeypatch):
+def test_an_unreachable_broker_is_a_503_and_leaves_no_pending_job(server, slide_item, admin):
     from girder_jobs.constants import JobStatus
     from girder_jobs.models.job import Job
     from girder_worker.app import app
 
     from conftest import free_port
 
-    monkeypatch.setattr(app.conf, 'broker_url', 'redis://127.0.0.1:%d/0' % free_port())  # nothing listens
-    resp = server.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'], method='POST',
-                          user=admin)
-    assert resp.status.startswith('503') and 'job queue is unreachable' in resp.json['message']
+    previous = app.conf.broker_url
+    use_broker(app, 'redis://127.0.0.1:%d/0' % free_port())  # nothing listens there
+    try:
+        resp = server.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'], method='POST',
+                              user=admin)
+    finally:
+        use_broker(app, previous)
+    assert resp.status.startswith('503') and 'job queue is unreachable' in resp.json['message'], resp.json
     # either no job was created, or the one created before the publish failed says why
     for job in Job().find({}):
         assert job['status'] == JobStatus.ERROR

@@ -43,6 +43,8 @@ def launch_cli(name, arguments, user, title, details=None, callback=None):
 
 
 def _fail_unqueued_job(task_id, exc):
-    job = Job().findOne({'celeryTaskId': task_id})
-    if job is not None:
-        Job().updateJob(job, log='Could not queue the job: %s\n' % exc, status=JobStatus.ERROR)
+    """Mark a job whose message never reached the broker as failed, with the reason in its log.
+
+    (Written directly: the worker plugin allows no INACTIVE -> ERROR transition, but this job never ran.)"""
+    Job().update({'celeryTaskId': task_id}, {
+        '$set': {'status': JobStatus.ERROR}, '$push': {'log': 'Could not queue the job: %s\n' % exc}})
