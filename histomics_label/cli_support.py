@@ -1,4 +1,4 @@
-"""Helpers shared by the Slicer CLIs: Slicer progress reporting and writing annotation files.
+"""Helpers shared by the Slicer CLIs: Slicer progress reporting, annotation files and choosing Girder or local mode.
 
 Imports nothing from girder so the CLIs run unchanged in a DSA Docker image or as plain subprocesses.
 """
@@ -19,3 +19,19 @@ def write_annotation_file(path, annotation):
     """Write a large_image annotation (dict or list of dicts) as an ``.anot`` JSON file."""
     with open(path, 'w') as f:
         json.dump(annotation, f, separators=(',', ':'))
+
+
+def girder_mode(args):
+    """True when the CLI was given a project (Girder mode); exits with a clear message if the API URL or
+    token is missing."""
+    if not getattr(args, 'projectId', None):
+        return False
+    if not (args.girderApiUrl and args.girderToken):
+        sys.exit('Girder mode needs --api-url and --girder-token with --project-id.')
+    return True
+
+
+def require_files(args, names, flags):
+    """Exit with a clear message unless every local-mode file parameter in ``names`` was given."""
+    if not all(getattr(args, name, None) for name in names):
+        sys.exit('Give --project-id and --item-id (Girder mode) or %s.' % ', '.join(flags))

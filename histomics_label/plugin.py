@@ -6,6 +6,7 @@ import os
 from girder import events
 from girder.plugin import GirderPlugin, getPlugin
 
+from . import settings  # noqa: F401  (registers the setting validators)
 from .jobs.pipeline import record_job_failure
 from .models.project import Project
 from .rest import HistomicsLabelResource

@@ -23,7 +23,8 @@ def run(name, *args):
 def segmented(tmp_path_factory):
     out = tmp_path_factory.mktemp('cli')
     paths = {k: str(out / name) for k, name in (('tiff', 'sp.tiff'), ('anot', 'sp.anot'), ('npz', 'sp.npz'))}
-    run('SuperpixelSegmentation', SLIDE, paths['tiff'], paths['anot'], paths['npz'], '--radius', 120)
+    run('SuperpixelSegmentation', '--image', SLIDE, '--superpixel-image', paths['tiff'], '--annotation', paths['anot'],
+        '--superpixel-data', paths['npz'], '--radius', 120)
     return out, paths
 
 
@@ -50,7 +51,8 @@ def test_features_then_training(segmented):
     out, paths = segmented
     features = out / 'features'
     features.mkdir()
-    run('SuperpixelFeatures', SLIDE, paths['npz'], features / 'slide0.h5', '--feature-kind', 'patches',
+    run('SuperpixelFeatures', '--image', SLIDE, '--superpixel-data', paths['npz'], '--features', features / 'slide0.h5',
+        '--feature-kind', 'patches',
         '--patch-size', 32, '--label-image', paths['tiff'])
     count = len(np.load(paths['npz'])['centroids'])
     manifest = out / 'manifest.json'
@@ -83,7 +85,15 @@ def test_bring_your_own_segmentation(segmented, tmp_path):
     assert len(np.load(tmp_path / 'b.npz')['centroids']) == len(np.load(paths['npz'])['centroids'])
 
 
-def test_train_and_predict_needs_a_mode():
-    result = subprocess.run([sys.executable, cli_script('TrainAndPredict'), '--mc-samples', '2'],
-                            capture_output=True, text=True)
-    assert result.returncode != 0 and 'Give --project-id (Girder mode) or --manifest' in result.stderr
+@pytest.mark.parametrize('name, args, message', [
+    ('TrainAndPredict', ['--mc-samples', '2'], 'Give --project-id (Girder mode) or --manifest'),
+    ('SuperpixelSegmentation', ['--image', SLIDE], 'Give --project-id and --item-id (Girder mode) or --image, '
+                                                   '--superpixel-image'),
+    ('SuperpixelFeatures', [], 'Give --project-id and --item-id (Girder mode) or --image, --superpixel-data'),
+    ('SuperpixelFeatures', ['--project-id', 'p', '--item-id', 'i'], 'Girder mode needs --api-url and --girder-token'),
+    ('SuperpixelSegmentation', ['--project-id', 'p', '--api-url', 'http://127.0.0.1:9/api/v1', '--girder-token',
+                                't'], 'Girder mode needs --item-id'),
+])
+def test_a_cli_without_a_complete_mode_says_what_it_needs(name, args, message):
+    result = subprocess.run([sys.executable, cli_script(name)] + args, capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr, result.stderr

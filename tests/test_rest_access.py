@@ -28,6 +28,8 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('POST', 'project/{p}/featurize', WRITE),
     ('POST', 'project/{p}/train', WRITE),
     ('POST', 'project/{p}/epoch', WRITE),
+    ('GET', 'project/{p}/epoch/1', WRITE),
+    ('GET', 'project/{p}/slide/{i}/task/segmentation', WRITE),
     ('POST', 'project/{p}/slide/{i}/superpixels', WRITE),
     ('POST', 'project/{p}/slide/{i}/features', WRITE),
     ('POST', 'project/{p}/epoch/1/predictions', WRITE),

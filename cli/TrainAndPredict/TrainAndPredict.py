@@ -1,7 +1,8 @@
 """Slicer CLI: one training epoch over a project: predictions, certainty and acquisition ranking.
 
 Local mode reads a manifest and features files and writes the predictions and model; Girder mode (API URL,
-token, project id) does the same through the Girder API and publishes the epoch on the project.
+token, project id and optionally an epoch the server reserved) does the same through the Girder API and
+publishes the epoch on the project.
 """
 import json
 import os
@@ -12,7 +13,7 @@ import tempfile
 import numpy as np
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import report_progress
+from histomics_label.cli_support import girder_mode, report_progress
 from histomics_label.core.features.store import read_features
 from histomics_label.core.training import train_and_predict
 
@@ -35,13 +36,14 @@ def train_files(manifest, features_directory, predictions_path, model_path, mc_s
     model.save(model_path)
 
 
-def train_project(api_url, token, project_id, mc_samples):
-    """Girder mode: reserve an epoch, download its features, train, upload and publish the predictions."""
-    import girder_client
+def train_project(api_url, token, project_id, epoch, mc_samples):
+    """Girder mode: take the reserved ``epoch`` (or reserve the next one), download its features, train,
+    upload and publish the predictions."""
+    from histomics_label.girder_io import connect
 
-    client = girder_client.GirderClient(apiUrl=api_url)
-    client.setToken(token)
-    manifest = client.post('histomics_label/project/%s/epoch' % project_id)
+    client = connect(api_url, token)
+    path = 'histomics_label/project/%s/epoch' % project_id
+    manifest = client.get('%s/%d' % (path, epoch)) if epoch else client.post(path)
     workdir = tempfile.mkdtemp(prefix='histomics_label_train_')
     try:
         for slide in manifest['slides']:
@@ -58,10 +60,8 @@ def train_project(api_url, token, project_id, mc_samples):
 
 
 def main(args):
-    if args.projectId:
-        if not (args.girderApiUrl and args.girderToken):
-            sys.exit('Girder mode needs --api-url and --girder-token with --project-id.')
-        epoch = train_project(args.girderApiUrl, args.girderToken, args.projectId, args.mcSamples)
+    if girder_mode(args):
+        epoch = train_project(args.girderApiUrl, args.girderToken, args.projectId, args.epoch, args.mcSamples)
         report_progress(1, 'Published epoch %d' % epoch)
         return
     local = (args.manifest, args.featuresDirectory, args.predictions, args.model)

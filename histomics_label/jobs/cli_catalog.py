@@ -38,3 +38,10 @@ def cli_spec(name):
         'category': module.category,
         'parameters': [param.name for group in module for param in group],
     }
+
+
+@functools.lru_cache(maxsize=None)
+def cli_longflags(name):
+    """Parameter name -> long flag (``--flag``) of the CLI's flagged parameters."""
+    module = ctk_cli.CLIModule(cli_script(name)[:-3] + '.xml')
+    return {param.name: '--' + param.longflag.lstrip('-') for group in module for param in group if param.longflag}

@@ -1,25 +1,31 @@
-"""Girder-side launcher: turns a CLI run into a Girder job executed by the girder_worker (Celery) worker.
+"""Girder-side launchers: turn a CLI run into a Girder job.
 
-On a DSA site with Docker the same CLIs are also registered through slicer_cli_web from our image
-(see docs/dsa-install.md); this launcher is the local executor used where there is no Docker.
+``launch_cli`` queues a CLI on the girder_worker (Celery) worker, which runs it as a subprocess (the local
+executor, for sites without Docker). ``launch_project_cli`` runs a pipeline CLI in Girder mode (project
+parameters plus the API URL and a token; the CLI does its own I/O) through whichever executor the site
+chose: the CLI image registered in slicer_cli_web when the ``histomics_label.cli_image`` setting names one
+(Docker on a DSA site), else the local executor.
 """
 import uuid
 
 from girder.exceptions import RestException
+from girder.models.setting import Setting
 from girder.models.token import Token
 from girder_jobs.constants import JobStatus
 from girder_jobs.models.job import Job
 
-from .cli_catalog import cli_script
+from ..settings import CLI_IMAGE
+from .cli_catalog import cli_longflags, cli_script
 
 JOB_TYPE_PREFIX = 'histomics_label.'
 #: keep the REST request short when the broker is down instead of retrying for minutes
 _PUBLISH_RETRY = {'max_retries': 2, 'interval_start': 0, 'interval_step': 0.5, 'interval_max': 1}
+#: argument placeholders the worker fills in with its Girder API URL and the job's token
+GIRDER_API_URL, GIRDER_TOKEN = {'girderApiUrl': True}, {'girderToken': True}
 
 
-def launch_cli(name, arguments, user, title, details=None, callback=None):
-    """Queue CLI ``name`` for ``user`` and return the Girder job document; ``callback`` is an endpoint
-    of ours (``{'path', 'params'}``) the worker POSTs the outputs' ids to when the CLI succeeded.
+def launch_cli(name, arguments, user, title, details=None):
+    """Queue CLI ``name`` for ``user`` on the local executor and return the Girder job document.
 
     Raises a 503 RestException (and records the error on the job) if the broker cannot be reached.
     """
@@ -30,21 +36,37 @@ def launch_cli(name, arguments, user, title, details=None, callback=None):
     task_id = str(uuid.uuid4())
     try:
         result = run_cli.apply_async(
-            args=(name, arguments), kwargs={'callback': callback}, task_id=task_id, retry=True,
-            retry_policy=_PUBLISH_RETRY,
+            args=(name, arguments), task_id=task_id, retry=True, retry_policy=_PUBLISH_RETRY,
             girder_job_title=title, girder_job_type=JOB_TYPE_PREFIX + name,
             girder_client_token=str(token['_id']),
             girder_job_other_fields={'histomicsLabel': dict(details or {}, cli=name)})
     except Exception as exc:
-        _fail_unqueued_job(task_id, exc)
-        raise RestException('The job queue is unreachable (%s); is the worker broker running?' % exc,
-                            code=503)
+        fail_unqueued_job({'celeryTaskId': task_id}, exc)
+        raise unreachable_queue(exc)
     return result.job
 
 
-def _fail_unqueued_job(task_id, exc):
+def launch_project_cli(name, parameters, user, title, details):
+    """Run CLI ``name`` in Girder mode with ``parameters`` (CLI parameter name -> value) for ``user``, on the
+    configured executor. Returns the Girder job; its ``histomicsLabel`` field holds ``details``."""
+    image = Setting().get(CLI_IMAGE)
+    if image:
+        from .slicer_cli_dispatch import dispatch
+
+        return dispatch(image, name, parameters, user, title, dict(details, cli=name))
+    flags = cli_longflags(name)
+    arguments = ['--api-url', GIRDER_API_URL, '--girder-token', GIRDER_TOKEN]
+    for parameter, value in parameters.items():
+        arguments += [flags[parameter], str(value)]
+    return launch_cli(name, arguments, user, title, details)
+
+
+def unreachable_queue(exc):
+    return RestException('The job queue is unreachable (%s); is the worker broker running?' % exc, code=503)
+
+
+def fail_unqueued_job(query, exc):
     """Mark a job whose message never reached the broker as failed, with the reason in its log.
 
     (Written directly: the worker plugin allows no INACTIVE -> ERROR transition, but this job never ran.)"""
-    Job().update({'celeryTaskId': task_id}, {
-        '$set': {'status': JobStatus.ERROR}, '$push': {'log': 'Could not queue the job: %s\n' % exc}})
+    Job().update(query, {'$set': {'status': JobStatus.ERROR}, '$push': {'log': 'Could not queue the job: %s\n' % exc}})

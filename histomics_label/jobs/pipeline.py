@@ -26,7 +26,7 @@ from ..models.project import Project
 from ..models.review import Review, effective_labels
 from ..models.slide import ProjectSlide
 from ..models.superpixels import SuperpixelSet
-from .launcher import launch_cli
+from .launcher import launch_project_cli
 
 DATA_FOLDER = 'Histomics Label data'
 ERROR_LINES = 20
@@ -48,64 +48,89 @@ def data_folder(project, user):
         description='Superpixels, features and models computed by Histomics Label')
 
 
-def _input(file_id):
-    return {'inputFileId': str(file_id), 'name': File().load(file_id, force=True)['name']}
+def _file_ref(file_id):
+    return {'fileId': str(file_id), 'name': File().load(file_id, force=True)['name']}
+
+
+def _stem(item):
+    return item['name'].rsplit('.', 1)[0]
+
+
+def _segmentation_task(project, slide, item):
+    settings = project['settings']
+    return {
+        'inputs': {'inputImageFile': _file_ref(require_large_image(item))},
+        'parameters': {'magnification': settings['magnification'], 'radius': settings['radius']},
+        'outputs': {'outputSuperpixelImage': '%s superpixels.tiff' % _stem(item),
+                    'outputSuperpixelData': '%s superpixels.npz' % _stem(item),
+                    'outputAnnotationFile': 'superpixels.anot'},
+    }
+
+
+def _features_task(project, slide, item):
+    if slide['segmentation'].get('status') != 'done':
+        raise ValidationException('Slide %s is not segmented yet.' % slide['name'], 'itemIds')
+    settings = project['settings']
+    label_item = Item().load(slide['segmentation']['labelItemId'], force=True)
+    return {
+        'inputs': {'inputImageFile': _file_ref(require_large_image(item)),
+                   'inputSuperpixelData': _file_ref(slide['segmentation']['dataFileId']),
+                   'labelImage': _file_ref(label_item['largeImage']['fileId'])},
+        'parameters': {key: settings[key] for key in ('featureKind', 'backbone', 'patchSize', 'magnification')},
+        'outputs': {'outputFeatures': '%s features.h5' % _stem(item)},
+    }
+
+
+#: stage -> (CLI, task builder, ingest route under the slide, job title)
+STAGES = {
+    'segmentation': ('SuperpixelSegmentation', _segmentation_task, 'superpixels', 'Superpixels'),
+    'features': ('SuperpixelFeatures', _features_task, 'features', 'Features'),
+}
+
+
+def slide_task(project, slide, stage, user):
+    """What a stage's CLI needs in Girder mode: input file ids (parameter -> ``{fileId, name}``), parameter
+    values from the project settings, output names, the data folder for files, and the route to report
+    the outputs' ids to. 400 for an unknown stage or a slide not ready for it."""
+    if stage not in STAGES:
+        raise ValidationException('Unknown stage %r; one of %s.' % (stage, ', '.join(STAGES)), 'stage')
+    item = Item().load(slide['itemId'], force=True)
+    task = STAGES[stage][1](project, slide, item)
+    return dict(task, stage=stage, projectId=str(project['_id']), itemId=str(item['_id']),
+                dataFolderId=str(data_folder(project, user)['_id']),
+                report='histomics_label/project/%s/slide/%s/%s' % (project['_id'], item['_id'], STAGES[stage][2]))
+
+
+def launch_stage(project, slide, stage, user):
+    """Queue a stage's CLI in Girder mode for one slide (it fetches ``slide_task`` and reports back)."""
+    name, build_task, _, title = STAGES[stage]
+    item = Item().load(slide['itemId'], force=True)
+    build_task(project, slide, item)  # a slide not ready for the stage is a 400 now, not a failed job later
+    job = launch_project_cli(
+        name, {'projectId': project['_id'], 'itemId': item['_id']}, user, title='%s: %s' % (title, item['name']),
+        details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': stage})
+    ProjectSlide().set_stage(slide, stage, status='running', jobId=job['_id'], error=None)
+    return job
 
 
 def launch_segmentation(project, slide, user):
     """Queue the SuperpixelSegmentation CLI for one slide with the project's settings."""
     item = Item().load(slide['itemId'], force=True)
-    file_id = require_large_image(item)
-    settings = project['settings']
+    require_large_image(item)
     try:
         native = ImageItem().getMetadata(item).get('magnification')
     except Exception as exc:
         raise ValidationException('Slide %s cannot be opened as an image: %s' % (item['name'], exc), 'itemIds')
-    if native and settings['magnification'] > native * 1.001:
+    magnification = project['settings']['magnification']
+    if native and magnification > native * 1.001:
         raise ValidationException('Slide %s is scanned at %gx, below the project magnification %gx.' % (
-            item['name'], native, settings['magnification']), 'magnification')
-    folder = str(data_folder(project, user)['_id'])
-    stem = item['name'].rsplit('.', 1)[0]
-    arguments = [
-        _input(file_id),
-        {'outputFolderId': folder, 'name': '%s superpixels.tiff' % stem, 'identifier': 'outputSuperpixelImage'},
-        {'annotationItemId': str(item['_id']), 'name': 'superpixels.anot', 'identifier': 'outputAnnotationFile'},
-        {'outputFolderId': folder, 'name': '%s superpixels.npz' % stem, 'identifier': 'outputSuperpixelData'},
-        '--magnification', settings['magnification'], '--radius', settings['radius'],
-    ]
-    job = launch_cli(
-        'SuperpixelSegmentation', arguments, user, title='Superpixels: %s' % item['name'],
-        details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': 'segmentation'},
-        callback={'path': 'histomics_label/project/%s/slide/%s/superpixels' % (project['_id'], item['_id'])})
-    ProjectSlide().set_stage(slide, 'segmentation', status='running', jobId=job['_id'], error=None)
-    return job
-
-
-def _label_file_id(slide):
-    item = Item().load(slide['segmentation']['labelItemId'], force=True)
-    return item['largeImage']['fileId']
+            item['name'], native, magnification), 'magnification')
+    return launch_stage(project, slide, 'segmentation', user)
 
 
 def launch_features(project, slide, user):
     """Queue the SuperpixelFeatures CLI for a segmented slide (patches masked to their superpixel)."""
-    if slide['segmentation'].get('status') != 'done':
-        raise ValidationException('Slide %s is not segmented yet.' % slide['name'], 'itemIds')
-    item = Item().load(slide['itemId'], force=True)
-    settings = project['settings']
-    arguments = [
-        _input(require_large_image(item)), _input(slide['segmentation']['dataFileId']),
-        {'outputFolderId': str(data_folder(project, user)['_id']),
-         'name': '%s features.h5' % item['name'].rsplit('.', 1)[0], 'identifier': 'outputFeatures'},
-        '--feature-kind', settings['featureKind'], '--backbone', settings['backbone'],
-        '--patch-size', settings['patchSize'], '--magnification', settings['magnification'],
-        '--label-image', _input(_label_file_id(slide)),
-    ]
-    job = launch_cli(
-        'SuperpixelFeatures', arguments, user, title='Features: %s' % item['name'],
-        details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': 'features'},
-        callback={'path': 'histomics_label/project/%s/slide/%s/features' % (project['_id'], item['_id'])})
-    ProjectSlide().set_stage(slide, 'features', status='running', jobId=job['_id'], error=None)
-    return job
+    return launch_stage(project, slide, 'features', user)
 
 
 def ingest_features(project, slide, outputs, user):
@@ -144,22 +169,6 @@ def training_manifest(project):
     }, slides
 
 
-def allocate_epoch(project, user):
-    """Reserve the next epoch number and describe it: the training manifest (with each slide's features
-    file id) and the data folder its outputs go to. Used by the worker launcher and by TrainAndPredict's
-    Girder mode."""
-    manifest, slides = training_manifest(project)
-    project = Project().collection.find_one_and_update(
-        {'_id': project['_id']}, {'$inc': {'trainingEpoch': 1}, '$set': {'labelsSinceTraining': 0}},
-        return_document=True)
-    manifest['epoch'] = max(project['trainingEpoch'], project.get('epoch', 0) + 1)
-    for entry, slide in zip(manifest['slides'], slides):
-        entry['fileId'] = str(slide['features']['fileId'])
-    manifest['dataFolderId'] = str(data_folder(project, user)['_id'])
-    manifest['projectId'] = str(project['_id'])
-    return manifest
-
-
 def model_summary(manifest):
     """What the project records about the model of an epoch."""
     return {'kind': manifest['modelKind'], 'backend': manifest['modelBackend'], 'strategy': manifest['strategy'],
@@ -171,29 +180,49 @@ def record_training(project, epoch, **fields):
         {'epoch': epoch, 'error': None, 'started': datetime.datetime.now(datetime.timezone.utc)}, **fields)}})
 
 
+def reserve_epoch(project, user):
+    """Reserve the next epoch number, store its manifest (the training manifest plus each slide's features
+    file id, the data folder for outputs and the model summary) in the data folder, and mark the project
+    as training it. Returns the manifest."""
+    manifest, slides = training_manifest(project)
+    project = Project().collection.find_one_and_update(
+        {'_id': project['_id']}, {'$inc': {'trainingEpoch': 1}, '$set': {'labelsSinceTraining': 0}},
+        return_document=True)
+    epoch = manifest['epoch'] = max(project['trainingEpoch'], project.get('epoch', 0) + 1)
+    for entry, slide in zip(manifest['slides'], slides):
+        entry['fileId'] = str(slide['features']['fileId'])
+    folder = data_folder(project, user)
+    manifest.update(dataFolderId=str(folder['_id']), projectId=str(project['_id']), model=model_summary(manifest))
+    body = json.dumps(manifest).encode()
+    file = Upload().uploadFromFile(io.BytesIO(body), len(body), 'epoch %d manifest.json' % epoch,
+                                   parentType='folder', parent=folder, user=user)
+    record_training(project, epoch, status='running', jobId=None, manifestFileId=file['_id'])
+    return manifest
+
+
+def epoch_manifest(project, epoch):
+    """The stored manifest of the epoch in training; 400 for any other epoch."""
+    training = project.get('training') or {}
+    if training.get('epoch') != epoch or not training.get('manifestFileId'):
+        raise ValidationException('Epoch %d is not the epoch in training.' % epoch, 'epoch')
+    with File().open(File().load(training['manifestFileId'], force=True)) as stream:
+        return json.loads(stream.read())
+
+
 def launch_training(project, user):
     """Queue a TrainAndPredict epoch over every featurized slide; labeling goes on meanwhile."""
-    manifest = allocate_epoch(project, user)
-    epoch, folder_id = manifest['epoch'], manifest['dataFolderId']
-    body = json.dumps(manifest).encode()
-    manifest_file = Upload().uploadFromFile(io.BytesIO(body), len(body), 'epoch %d manifest.json' % epoch,
-                                            parentType='folder', parent={'_id': ObjectId(folder_id),
-                                                                         '_modelType': 'folder'}, user=user)
-    arguments = [
-        '--manifest', {'inputFileId': str(manifest_file['_id']), 'name': 'manifest.json'},
-        '--features-directory', {'inputFiles': [{'fileId': s['fileId'], 'name': s['features']}
-                                                for s in manifest['slides']], 'name': 'features'},
-        '--predictions', {'outputFolderId': folder_id, 'name': 'epoch %d predictions.npz' % epoch,
-                          'identifier': 'outputPredictions'},
-        '--model', {'outputFolderId': folder_id, 'name': 'epoch %d model.npz' % epoch, 'identifier': 'outputModel'},
-    ]
-    job = launch_cli(
-        'TrainAndPredict', arguments, user, title='Train epoch %d: %s' % (epoch, project['name']),
-        details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch},
-        callback={'path': 'histomics_label/project/%s/epoch/%d/predictions' % (project['_id'], epoch),
-                  'params': {'model': json.dumps(model_summary(manifest))},
-                  'fromOutputs': {'fileId': 'outputPredictions.fileId', 'modelFileId': 'outputModel.fileId'}})
-    record_training(project, epoch, status='running', jobId=job['_id'])
+    manifest = reserve_epoch(project, user)
+    epoch = manifest['epoch']
+    try:
+        job = launch_project_cli(
+            'TrainAndPredict', {'projectId': project['_id'], 'epoch': epoch}, user,
+            title='Train epoch %d: %s' % (epoch, project['name']),
+            details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch})
+    except Exception as exc:
+        Project().update({'_id': project['_id'], 'training.epoch': epoch},
+                         {'$set': {'training.status': 'error', 'training.error': str(exc)}})
+        raise
+    Project().update({'_id': project['_id'], 'training.epoch': epoch}, {'$set': {'training.jobId': job['_id']}})
     return job
 
 
@@ -245,7 +274,8 @@ def record_job_failure(event):
     log = ''.join(Job().load(job['_id'], force=True, includeLog=True).get('log') or [])
     error = error_summary(log) or 'The job ended with status %s.' % job['status']
     if details['stage'] == 'training':
-        Project().update({'_id': ObjectId(details['projectId']), 'training.jobId': job['_id']},
+        Project().update({'_id': ObjectId(details['projectId']), 'training.epoch': details['epoch'],
+                          'training.status': 'running'},
                          {'$set': {'training.status': 'error', 'training.error': error}})
         return
     slide = ProjectSlide().findOne({'projectId': ObjectId(details['projectId']),

@@ -1,4 +1,5 @@
-"""``/histomics_label/project/{id}/segment`` and the segmentation ingest callback."""
+"""The project pipeline: segment / featurize / train endpoints, the tasks CLIs in Girder mode fetch, and the
+routes they report their outputs to."""
 from girder.api import access
 from girder.api.describe import Description, autoDescribeRoute
 from girder.api.rest import getCurrentUser
@@ -6,9 +7,8 @@ from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder_jobs.models.job import Job
 
-from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, allocate_epoch, ingest_features, ingest_segmentation,
-                             launch_features, launch_segmentation, launch_training, model_summary,
-                             record_training)
+from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, STAGES, epoch_manifest, ingest_features, ingest_segmentation,
+                             launch_features, launch_segmentation, launch_training, reserve_epoch, slide_task)
 from ..jobs.import_v1 import import_v1_project
 from ..models.slide import ProjectSlide
 from .common import project_for, slide_for, slides_for
@@ -28,6 +28,8 @@ class PipelineEndpoints:
         root.route('POST', ('project', ':id', 'slide', ':itemId', 'features'), self.ingest_features)
         root.route('POST', ('project', ':id', 'train'), self.train)
         root.route('POST', ('project', ':id', 'epoch'), self.epoch)
+        root.route('GET', ('project', ':id', 'epoch', ':epoch'), self.get_epoch)
+        root.route('GET', ('project', ':id', 'slide', ':itemId', 'task', ':stage'), self.task)
         root.route('POST', ('project', ':id', 'import_v1'), self.import_v1)
 
     @access.user
@@ -123,10 +125,34 @@ class PipelineEndpoints:
         .errorResponse('Write access was denied on the project folder.', 403)
     )
     def epoch(self, id):
+        return reserve_epoch(project_for(id, AccessType.WRITE), getCurrentUser())
+
+    @access.user
+    @autoDescribeRoute(
+        Description('The manifest of the epoch in training (what POST project/{id}/epoch returned when it was '
+                    'reserved); the training job\'s TrainAndPredict CLI reads it in Girder mode.')
+        .param('id', 'The project id.', paramType='path')
+        .param('epoch', 'The epoch number.', dataType='integer', paramType='path')
+        .errorResponse('That epoch is not the one in training.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def get_epoch(self, id, epoch):
+        return epoch_manifest(project_for(id, AccessType.WRITE), epoch)
+
+    @access.user
+    @autoDescribeRoute(
+        Description('What a stage\'s CLI in Girder mode needs for one slide: input file ids by CLI parameter, '
+                    'parameter values from the project settings, output file names, the data folder for '
+                    'output files, and the route to POST the outputs\' ids to ("report").')
+        .param('id', 'The project id.', paramType='path')
+        .param('itemId', 'The slide item id.', paramType='path')
+        .param('stage', 'The pipeline stage.', paramType='path', enum=sorted(STAGES))
+        .errorResponse('Unknown stage, a slide outside the project, or a slide not ready for the stage.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def task(self, id, itemId, stage):
         project = project_for(id, AccessType.WRITE)
-        manifest = allocate_epoch(project, getCurrentUser())
-        record_training(project, manifest['epoch'], status='running', jobId=None)
-        return dict(manifest, model=model_summary(manifest))
+        return slide_task(project, slide_for(project, itemId), stage, getCurrentUser())
 
     @access.user
     @autoDescribeRoute(
