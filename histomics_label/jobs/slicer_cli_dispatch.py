@@ -35,8 +35,10 @@ def dispatch(image, name, parameters, user, title, details):
     cli_item = find_cli_item(image, name, user)
     handler = genHandlerToRunDockerCLI(cli_item)
     token = Token().createToken(user=user, days=7)
+    # empty API URL and token parameters are what make slicer_cli_web pass the worker's URL and the job's token
+    params = dict({key: str(value) for key, value in parameters.items()}, girderApiUrl='', girderToken='')
     try:
-        result = handler.subHandler(cli_item, {key: str(value) for key, value in parameters.items()}, user, token)
+        result = handler.subHandler(cli_item, params, user, token)
     except OperationalError as exc:
         fail_unqueued_job({'type': '%s#%s' % (cli_item.image, name), 'userId': user['_id'],
                            'histomicsLabel': None, 'status': 0}, exc)

@@ -3,7 +3,7 @@ routes they report their outputs to."""
 from girder.api import access
 from girder.api.describe import Description, autoDescribeRoute
 from girder.api.rest import getCurrentUser
-from girder.constants import AccessType
+from girder.constants import AccessType, TokenScope
 from girder.exceptions import ValidationException
 from girder_jobs.models.job import Job
 
@@ -47,7 +47,7 @@ class PipelineEndpoints:
         slides = slides_for(project, itemIds, lambda s: s['segmentation'].get('status') not in ('done', 'running'))
         return _launch_each(launch_segmentation, project, slides)
 
-    @access.user
+    @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('Store a slide\'s superpixels from SuperpixelSegmentation outputs (the worker calls this '
                     'when the job succeeded; ML engineers can bring their own segmentation the same way).')
@@ -88,7 +88,7 @@ class PipelineEndpoints:
                             s['features'].get('status') not in ('done', 'running'))
         return _launch_each(launch_features, project, slides)
 
-    @access.user
+    @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('Record a slide\'s features file (the worker calls this when the features job succeeded).')
         .param('id', 'The project id.', paramType='path')
@@ -114,7 +114,7 @@ class PipelineEndpoints:
         user = getCurrentUser()
         return Job().filter(launch_training(project_for(id, AccessType.WRITE), user), user)
 
-    @access.user
+    @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('Reserve the next training epoch and get its manifest (categories, excluded ones, '
                     'effective labels, each featurized slide\'s features file id, the data folder for outputs); '
@@ -127,7 +127,7 @@ class PipelineEndpoints:
     def epoch(self, id):
         return reserve_epoch(project_for(id, AccessType.WRITE), getCurrentUser())
 
-    @access.user
+    @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('The manifest of the epoch in training (what POST project/{id}/epoch returned when it was '
                     'reserved); the training job\'s TrainAndPredict CLI reads it in Girder mode.')
@@ -139,7 +139,7 @@ class PipelineEndpoints:
     def get_epoch(self, id, epoch):
         return epoch_manifest(project_for(id, AccessType.WRITE), epoch)
 
-    @access.user
+    @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('What a stage\'s CLI in Girder mode needs for one slide: input file ids by CLI parameter, '
                     'parameter values from the project settings, output file names, the data folder for '

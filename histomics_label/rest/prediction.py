@@ -5,7 +5,7 @@ import numpy as np
 from girder.api import access
 from girder.api.describe import Description, autoDescribeRoute
 from girder.api.rest import getCurrentUser
-from girder.constants import AccessType
+from girder.constants import AccessType, TokenScope
 from girder.exceptions import ValidationException
 from girder.models.file import File
 
@@ -37,7 +37,7 @@ class PredictionEndpoints:
         root.route('GET', ('project', ':id', 'slide', ':itemId', 'predictions'), self.slide)
         root.route('POST', ('project', ':id', 'annotations'), self.annotations)
 
-    @access.user
+    @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('Store and publish the predictions of a training epoch (the training job calls this). '
                     'The epoch replaces the current one atomically once it is fully stored.')
