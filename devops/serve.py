@@ -68,6 +68,18 @@ def stop_children():
     _children.clear()
 
 
+def _on_ctrl_c(signum, frame):
+    """The first Ctrl-C shuts down in order (the server, then the worker and Redis); another one while that
+    runs stops the children and exits at once instead of interrupting the shutdown halfway."""
+    signal.signal(signal.SIGINT, _force_exit)
+    raise KeyboardInterrupt
+
+
+def _force_exit(signum, frame):
+    stop_children()
+    os._exit(130)
+
+
 def start_redis(data_dir):
     """A private redis-server on a free loopback port; returns its URL."""
     server = shutil.which('redis-server')
@@ -174,6 +186,7 @@ def main(argv=None):
     print('  Login:       %s / %s' % (args.admin, args.password))
     print('  Logs:        %s' % args.data_dir)
     print('Press Ctrl-C to stop.', flush=True)
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     cherrypy.engine.block()
 
 
