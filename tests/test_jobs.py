@@ -3,6 +3,7 @@
 The worker runs in this process (celery's testing worker, solo pool) because with the mock database
 only this process can see Girder's data; it still talks to Girder over HTTP like a remote worker.
 """
+import json
 import time
 
 import pytest
@@ -322,3 +323,22 @@ def test_an_unreachable_broker_is_a_503_and_leaves_no_pending_job(server, slide_
     for job in Job().find({}):
         assert job['status'] == JobStatus.ERROR
         assert 'Could not queue the job' in ''.join(Job().load(job['_id'], force=True, includeLog=True)['log'])
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_uni_project_whose_weights_are_missing_shows_why_features_failed(boundServer, worker, project, admin):
+    """The project's weightsPath reaches the features CLI on the worker; absent weights fail that job with a
+    clear error on the slide, never a download."""
+    from histomics_label.models.project import Project
+
+    path = '/histomics_label/project/%s' % project['_id']
+    settings = {'backbone': 'uni', 'weightsPath': '/nonexistent/uni/pytorch_model.bin'}
+    resp = boundServer.request(path, method='PUT', user=admin, params={'settings': json.dumps(settings)})
+    assertStatusOk(resp)
+    assert Project().load(project['_id'])['settings']['weightsPath'] == settings['weightsPath']
+    assertStatusOk(boundServer.request(path + '/segment', method='POST', user=admin))
+    slide = wait_for_stage(project['_id'], 'features')
+    assert slide['segmentation']['status'] == 'done'
+    assert slide['features']['status'] == 'error'
+    assert slide['features']['error'] == (
+        'FileNotFoundError: backbone uni: weights not found at /nonexistent/uni/pytorch_model.bin')

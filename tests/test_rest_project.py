@@ -34,6 +34,9 @@ def test_create_project_from_a_folder(server, admin, slide_item):
     ({'modelKind': 'linear', 'modelBackend': 'keras'}, 'Model kind linear has no keras backend'),
     ({'modelKind': 'cnn'}, 'set featureKind to patches'),
     ({'certaintyMetric': 'entropy'}, 'certaintyMetric is out of range'),
+    ({'backbone': 'resnet9000'}, 'backbone is out of range'),
+    ({'backbone': 'uni'}, 'Backbone uni needs weightsPath'),
+    ({'backbone': 'timm:vit_large_patch16_224', 'weightsPath': 'weights/uni.bin'}, 'weightsPath is out of range'),
 ])
 def test_create_rejects_bad_settings_and_writes_nothing(server, admin, slide_item, settings, message):
     from histomics_label.models.project import Project

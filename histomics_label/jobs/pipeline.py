@@ -76,7 +76,8 @@ def _features_task(project, slide, item):
         'inputs': {'inputImageFile': _file_ref(require_large_image(item)),
                    'inputSuperpixelData': _file_ref(slide['segmentation']['dataFileId']),
                    'labelImage': _file_ref(label_item['largeImage']['fileId'])},
-        'parameters': {key: settings[key] for key in ('featureKind', 'backbone', 'patchSize', 'magnification')},
+        'parameters': dict({key: settings[key] for key in ('featureKind', 'backbone', 'patchSize', 'magnification')},
+                           weightsPath=settings.get('weightsPath', '')),
         'outputs': {'outputFeatures': '%s features.h5' % _stem(item)},
     }
 

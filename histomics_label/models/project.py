@@ -11,6 +11,7 @@ from girder.models.model_base import Model
 
 from ..core.acquisition import STRATEGIES
 from ..core.classifiers import DEFAULT_BACKENDS, REGISTRY
+from ..core.features.backbones import backbone_needs_weights
 from .category import Category
 from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
@@ -27,7 +28,11 @@ SETTINGS = {
     'radius': (int, 100, lambda v: 8 <= v <= 2000, 'approximate superpixel radius in pixels (8-2000)'),
     'magnification': (float, 20.0, lambda v: 0 < v <= 200, 'magnification to segment at (0-200]'),
     'featureKind': (str, 'embedding', lambda v: v in FEATURE_KINDS, 'one of %s' % ', '.join(FEATURE_KINDS)),
-    'backbone': (str, 'efficientnet_lite0', lambda v: 0 < len(v) <= 100, 'embedding backbone name'),
+    'backbone': (str, 'efficientnet_lite0', lambda v: len(v) <= 100 and _known_backbone(v),
+                 'efficientnet_lite0, densenet121_pathmnist, uni, hf or timm:<model>'),
+    'weightsPath': (str, '', lambda v: len(v) <= 1000 and (not v or v.startswith('/')),
+                    'absolute path of the backbone weights on the machine (or in the image) that runs the '
+                    'features CLI; needed by uni, hf and timm backbones'),
     'patchSize': (int, 64, lambda v: 16 <= v <= 512, 'patch size in pixels (16-512)'),
     'modelKind': (str, 'mlp', lambda v: v in MODEL_KINDS, 'one of %s' % ', '.join(MODEL_KINDS)),
     'modelBackend': (str, '', lambda v: v in MODEL_BACKENDS + ('',),
@@ -36,6 +41,14 @@ SETTINGS = {
     'retrainInterval': (int, 0, lambda v: 0 <= v <= 100000,
                         'retrain after this many new labels; 0 retrains only on request'),
 }
+
+
+def _known_backbone(name):
+    try:
+        backbone_needs_weights(name)
+        return True
+    except ValueError:
+        return False
 
 
 def validate_settings(settings, base=None):
@@ -61,6 +74,10 @@ def validate_settings(settings, base=None):
     pair = (result['modelKind'], result['modelBackend'] or DEFAULT_BACKENDS[result['modelKind']])
     if pair not in REGISTRY:
         raise ValidationException('Model kind %s has no %s backend.' % pair, 'modelBackend')
+    if result['featureKind'] == 'embedding' and backbone_needs_weights(result['backbone']) and \
+            not result['weightsPath']:
+        raise ValidationException('Backbone %s needs weightsPath: its weights are never downloaded.' %
+                                  result['backbone'], 'weightsPath')
     if result['modelKind'] == 'cnn' and result['featureKind'] != 'patches':
         raise ValidationException('The cnn model kind trains on image patches: set featureKind to patches.',
                                   'featureKind')

@@ -377,6 +377,17 @@ def _hf(weights_path):
 
 BACKBONES = {'efficientnet_lite0': _efficientnet_lite0, 'densenet121_pathmnist': _densenet121_pathmnist,
              'uni': _uni, 'hf': _hf}
+#: backbones with no packaged weights: they need ``weights_path``
+LOCAL_WEIGHTS = ('uni', 'hf')
+
+
+def backbone_needs_weights(name):
+    """Whether backbone ``name`` needs a local ``weights_path``; ValueError for an unknown name."""
+    if name.startswith('timm:') and len(name) > 5:
+        return True
+    if name not in BACKBONES:
+        raise ValueError('unknown backbone %r; known: %s, or timm:<model name>' % (name, ', '.join(BACKBONES)))
+    return name in LOCAL_WEIGHTS
 
 
 def get_backbone(name=DEFAULT_BACKBONE, weights_path=None, threads=None, runtime='auto'):
@@ -387,12 +398,11 @@ def get_backbone(name=DEFAULT_BACKBONE, weights_path=None, threads=None, runtime
     """
     if runtime not in RUNTIMES:
         raise ValueError('runtime must be one of %s, got %r' % (', '.join(RUNTIMES), runtime))
-    if name.startswith('timm:') and len(name) > 5:
+    backbone_needs_weights(name)
+    if name.startswith('timm:'):
         spec = _timm(name[5:], weights_path)
-    elif name in BACKBONES:
-        spec = BACKBONES[name](weights_path)
     else:
-        raise ValueError('unknown backbone %r; known: %s, or timm:<model name>' % (name, ', '.join(BACKBONES)))
+        spec = BACKBONES[name](weights_path)
     onnx_default = spec.pop('onnx', False)
     if runtime == 'auto':  # exporting needs onnx, running onnxruntime
         available = all(importlib.util.find_spec(module) for module in ('onnx', 'onnxruntime'))
