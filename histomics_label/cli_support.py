@@ -21,17 +21,17 @@ def write_annotation_file(path, annotation):
         json.dump(annotation, f, separators=(',', ':'))
 
 
-def girder_mode(args):
-    """True when the CLI was given a project (Girder mode); exits with a clear message if the API URL or
-    token is missing."""
-    if not getattr(args, 'projectId', None):
+def girder_mode(args, key='projectId', flag='--project-id'):
+    """True when the CLI was given ``key`` (a project, or an item: Girder mode); exits with a clear message if
+    the API URL or token is missing."""
+    if not getattr(args, key, None):
         return False
     if not (args.girderApiUrl and args.girderToken):
-        sys.exit('Girder mode needs --api-url and --girder-token with --project-id.')
+        sys.exit('Girder mode needs --api-url and --girder-token with %s.' % flag)
     return True
 
 
-def require_files(args, names, flags):
+def require_files(args, names, flags, girder='--project-id and --item-id'):
     """Exit with a clear message unless every local-mode file parameter in ``names`` was given."""
     if not all(getattr(args, name, None) for name in names):
-        sys.exit('Give --project-id and --item-id (Girder mode) or %s.' % ', '.join(flags))
+        sys.exit('Give %s (Girder mode) or %s.' % (girder, ', '.join(flags)))

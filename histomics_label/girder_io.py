@@ -67,18 +67,14 @@ def send_outputs(client, outputs):
     return sent
 
 
-def run_slide_task(args, stage, main):
-    """Girder mode of a per-slide CLI: fetch the stage's task for ``args.projectId`` / ``args.itemId`` (inputs,
-    output names, parameters, data folder), run ``main(args)`` on local copies, send the outputs and report
-    them to the task's endpoint. Returns what that endpoint answered."""
-    if not getattr(args, 'itemId', None):
-        raise SystemExit('Girder mode needs --item-id (the slide) with --project-id.')
-    client = connect(args.girderApiUrl, args.girderToken)
-    task = client.get('histomics_label/project/%s/slide/%s/task/%s' % (args.projectId, args.itemId, stage))
-    with tempfile.TemporaryDirectory(prefix='histomics_label_%s_' % stage) as workdir:
+def run_task(client, task, args, main):
+    """Run ``main(args)`` on local copies of a task's inputs (parameter -> ``{fileId, name}``), with its
+    parameter values and output paths set on ``args``; then send the outputs: files into
+    ``task['dataFolderId']``, annotation files onto ``task['itemId']``. Returns identifier -> ids."""
+    with tempfile.TemporaryDirectory(prefix='histomics_label_') as workdir:
         for name, file_ref in task['inputs'].items():
             setattr(args, name, download(client, file_ref, workdir))
-        for name, value in task['parameters'].items():
+        for name, value in task.get('parameters', {}).items():
             setattr(args, name, value)
         outputs = []
         for name, filename in task['outputs'].items():
@@ -88,5 +84,25 @@ def run_slide_task(args, stage, main):
                       else {'outputFolderId': task['dataFolderId']})
             outputs.append((path, dict(target, identifier=name, name=filename)))
         main(args)
-        sent = send_outputs(client, outputs)
+        return send_outputs(client, outputs)
+
+
+def run_slide_task(args, stage, main):
+    """Girder mode of a project CLI: fetch the stage's task for ``args.projectId`` / ``args.itemId`` (inputs,
+    parameters, output names, data folder), run it (``run_task``) and report the outputs to the task's
+    endpoint. Returns what that endpoint answered."""
+    if not getattr(args, 'itemId', None):
+        raise SystemExit('Girder mode needs --item-id (the slide) with --project-id.')
+    client = connect(args.girderApiUrl, args.girderToken)
+    task = client.get('histomics_label/project/%s/slide/%s/task/%s' % (args.projectId, args.itemId, stage))
+    sent = run_task(client, task, args, main)
     return client.post(task['report'], parameters={'outputs': json.dumps(sent)})
+
+
+def large_image_file(client, item_id):
+    """``{fileId, name}`` of an item's large-image file; SystemExit if the item is not a large image."""
+    item = client.get('item/%s' % item_id)
+    file_id = (item.get('largeImage') or {}).get('fileId')
+    if not file_id:
+        raise SystemExit('Item %s is not a large image.' % item_id)
+    return {'fileId': file_id, 'name': client.get('file/%s' % file_id)['name']}

@@ -34,6 +34,14 @@ def test_every_cli_answers_xml():
         assert out.returncode == 0 and '<executable>' in out.stdout, name
 
 
+def test_tissue_detection_writes_polygons_in_slide_pixels(tmp_path):
+    run('TissueDetection', '--image', SLIDE, '--annotation', tmp_path / 'tissue.anot', '--analysis-size', 1024)
+    annotation = json.load(open(tmp_path / 'tissue.anot'))
+    assert annotation['name'] == 'Tissue' and annotation['elements']
+    xs = [p[0] for e in annotation['elements'] for p in e['points']]
+    assert 0 <= min(xs) and max(xs) <= 2220 and max(xs) - min(xs) > 1000
+
+
 def test_segmentation_outputs(segmented):
     import large_image
 
@@ -90,6 +98,8 @@ def test_bring_your_own_segmentation(segmented, tmp_path):
     ('SuperpixelSegmentation', ['--image', SLIDE], 'Give --project-id and --item-id (Girder mode) or --image, '
                                                    '--superpixel-image'),
     ('SuperpixelFeatures', [], 'Give --project-id and --item-id (Girder mode) or --image, --superpixel-data'),
+    ('TissueDetection', ['--annotation', '/tmp/t.anot'], 'Give --item-id (Girder mode) or --image, --annotation'),
+    ('TissueDetection', ['--item-id', 'i'], 'Girder mode needs --api-url and --girder-token with --item-id'),
     ('SuperpixelFeatures', ['--project-id', 'p', '--item-id', 'i'], 'Girder mode needs --api-url and --girder-token'),
     ('SuperpixelSegmentation', ['--project-id', 'p', '--api-url', 'http://127.0.0.1:9/api/v1', '--girder-token',
                                 't'], 'Girder mode needs --item-id'),

@@ -136,6 +136,28 @@ def test_pipeline_jobs_run_as_slicer_cli_web_docker_jobs(boundServer, admin, pro
     assert Label().find({'projectId': project['_id']}).count() == 10
 
 
+@pytest.mark.plugin('histomics_label')
+def test_tissue_detection_runs_as_a_docker_job_too(boundServer, admin, slide_item, cli_image, published):
+    from girder_jobs.models.job import Job
+    from girder_large_image_annotation.models.annotation import Annotation
+
+    from histomics_label.jobs.cli_catalog import cli_script
+
+    resp = boundServer.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'], method='POST',
+                               user=admin, params={'analysisSize': 1024})
+    assertStatusOk(resp)
+    assert Job().load(resp.json['_id'], force=True)['type'] == '%s#TissueDetection' % IMAGE
+    argv = container_argv(published[-1][2])
+    flags = dict(zip(argv[1::2], argv[2::2]))
+    assert argv[0] == 'TissueDetection' and flags['--item-id'] == str(slide_item['_id'])
+    assert flags['--analysis-size'] == '1024'
+    result = subprocess.run([sys.executable, cli_script(argv[0])] + argv[1:], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    tissue = Annotation().findOne({'itemId': slide_item['_id']})
+    assert tissue['annotation']['name'] == 'Tissue' and tissue['creatorId'] == admin['_id']
+
+
 def project_slide_item(project):
     from histomics_label.models.slide import ProjectSlide
 

@@ -1,10 +1,9 @@
-"""Girder-side launchers: turn a CLI run into a Girder job.
+"""Girder-side launcher: turn a CLI run into a Girder job.
 
-``launch_cli`` queues a CLI on the girder_worker (Celery) worker, which runs it as a subprocess (the local
-executor, for sites without Docker). ``launch_project_cli`` runs a pipeline CLI in Girder mode (project
-parameters plus the API URL and a token; the CLI does its own I/O) through whichever executor the site
-chose: the CLI image registered in slicer_cli_web when the ``histomics_label.cli_image`` setting names one
-(Docker on a DSA site), else the local executor.
+Every job runs one of our CLIs in Girder mode: it gets ids and settings plus the API URL and a token, and
+does its own I/O. The site chooses the executor: the CLI image registered in slicer_cli_web when the
+``histomics_label.cli_image`` setting names one (Docker on a DSA site), else the local executor, a
+girder_worker (Celery) task that runs the CLI as a subprocess of the worker.
 """
 import uuid
 
@@ -24,8 +23,8 @@ _PUBLISH_RETRY = {'max_retries': 2, 'interval_start': 0, 'interval_step': 0.5, '
 GIRDER_API_URL, GIRDER_TOKEN = {'girderApiUrl': True}, {'girderToken': True}
 
 
-def launch_cli(name, arguments, user, title, details=None):
-    """Queue CLI ``name`` for ``user`` on the local executor and return the Girder job document.
+def _launch_local(name, arguments, user, title, details):
+    """Queue CLI ``name`` with ``arguments`` for ``user`` on the local executor; returns the Girder job.
 
     Raises a 503 RestException (and records the error on the job) if the broker cannot be reached.
     """
@@ -39,14 +38,14 @@ def launch_cli(name, arguments, user, title, details=None):
             args=(name, arguments), task_id=task_id, retry=True, retry_policy=_PUBLISH_RETRY,
             girder_job_title=title, girder_job_type=JOB_TYPE_PREFIX + name,
             girder_client_token=str(token['_id']),
-            girder_job_other_fields={'histomicsLabel': dict(details or {}, cli=name)})
+            girder_job_other_fields={'histomicsLabel': dict(details, cli=name)})
     except Exception as exc:
         fail_unqueued_job({'celeryTaskId': task_id}, exc)
         raise unreachable_queue(exc)
     return result.job
 
 
-def launch_project_cli(name, parameters, user, title, details):
+def launch_cli(name, parameters, user, title, details):
     """Run CLI ``name`` in Girder mode with ``parameters`` (CLI parameter name -> value) for ``user``, on the
     configured executor. Returns the Girder job; its ``histomicsLabel`` field holds ``details``."""
     image = Setting().get(CLI_IMAGE)
@@ -58,7 +57,7 @@ def launch_project_cli(name, parameters, user, title, details):
     arguments = ['--api-url', GIRDER_API_URL, '--girder-token', GIRDER_TOKEN]
     for parameter, value in parameters.items():
         arguments += [flags[parameter], str(value)]
-    return launch_cli(name, arguments, user, title, details)
+    return _launch_local(name, arguments, user, title, details)
 
 
 def unreachable_queue(exc):

@@ -26,7 +26,7 @@ from ..models.project import Project
 from ..models.review import Review, effective_labels
 from ..models.slide import ProjectSlide
 from ..models.superpixels import SuperpixelSet
-from .launcher import launch_project_cli
+from .launcher import launch_cli
 
 DATA_FOLDER = 'Histomics Label data'
 ERROR_LINES = 20
@@ -107,7 +107,7 @@ def launch_stage(project, slide, stage, user):
     name, build_task, _, title = STAGES[stage]
     item = Item().load(slide['itemId'], force=True)
     build_task(project, slide, item)  # a slide not ready for the stage is a 400 now, not a failed job later
-    job = launch_project_cli(
+    job = launch_cli(
         name, {'projectId': project['_id'], 'itemId': item['_id']}, user, title='%s: %s' % (title, item['name']),
         details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': stage})
     ProjectSlide().set_stage(slide, stage, status='running', jobId=job['_id'], error=None)
@@ -215,7 +215,7 @@ def launch_training(project, user):
     manifest = reserve_epoch(project, user)
     epoch = manifest['epoch']
     try:
-        job = launch_project_cli(
+        job = launch_cli(
             'TrainAndPredict', {'projectId': project['_id'], 'epoch': epoch}, user,
             title='Train epoch %d: %s' % (epoch, project['name']),
             details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch})

@@ -4,7 +4,6 @@ from girder.api.describe import Description, autoDescribeRoute
 from girder.api.rest import getCurrentUser
 from girder.constants import AccessType
 from girder.exceptions import ValidationException
-from girder.models.file import File
 from girder.models.item import Item
 from girder_jobs.models.job import Job
 
@@ -31,19 +30,13 @@ class SlideEndpoints:
         .errorResponse('The job queue is unreachable.', 503)
     )
     def detect_tissue(self, item, analysisSize, minAreaFraction):
-        file_id = require_large_image(item)
+        require_large_image(item)
         if not 128 <= analysisSize <= 8192:
             raise ValidationException('analysisSize must be between 128 and 8192.', 'analysisSize')
         if not 0 <= minAreaFraction <= 0.5:
             raise ValidationException('minAreaFraction must be between 0 and 0.5.', 'minAreaFraction')
-        arguments = [
-            {'inputFileId': str(file_id), 'name': File().load(file_id, force=True)['name']},
-            {'annotationItemId': str(item['_id']), 'name': 'tissue.anot',
-             'identifier': 'outputAnnotationFile'},
-            '--analysis-size', analysisSize,
-            '--min-area-fraction', minAreaFraction,
-        ]
         user = getCurrentUser()
-        job = launch_cli('TissueDetection', arguments, user, title='Tissue detection: %s' % item['name'],
-                         details={'itemId': str(item['_id'])})
+        job = launch_cli('TissueDetection', {
+            'itemId': item['_id'], 'analysisSize': analysisSize, 'minAreaFraction': minAreaFraction,
+        }, user, title='Tissue detection: %s' % item['name'], details={'itemId': str(item['_id'])})
         return Job().filter(job, user)
