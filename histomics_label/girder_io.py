@@ -1,5 +1,5 @@
-"""Girder I/O through the REST API (girder_client, never the girder server package): what the worker task
-and the CLIs in Girder mode share to fetch inputs, send outputs back and report them.
+"""Girder I/O through the REST API (girder_client, never the girder server package) for the CLIs in Girder
+mode: fetch their inputs, send their outputs back and report them.
 
 An output is described by a spec: ``{'identifier', 'name'}`` plus either ``'outputFolderId'`` (a file uploaded
 into that folder) or ``'annotationItemId'`` (an ``.anot`` file whose annotations are posted onto that item).
@@ -62,8 +62,8 @@ def send_outputs(client, outputs):
             sent[spec['identifier']] = {
                 'annotationIds': post_annotations(client, spec['annotationItemId'], path, item_ids)}
         else:
-            reference = dict(spec.get('reference') or {}, identifier=spec['identifier'])
-            sent[spec['identifier']] = upload(client, spec['outputFolderId'], path, spec['name'], reference)
+            sent[spec['identifier']] = upload(client, spec['outputFolderId'], path, spec['name'],
+                                              {'identifier': spec['identifier']})
     return sent
 
 
