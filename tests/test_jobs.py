@@ -250,6 +250,13 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
 
     resp = boundServer.request(path + '/train', method='POST', user=admin)
     assertStatusOk(resp)
+    # labeling goes on while the epoch trains; the epoch keeps the labels it was started with
+    assert boundServer.request(path + '/status', user=admin).json['training']['status'] == 'running'
+    middle = next(int(i) for i in range(len(centroids)) if 1000 < centroids[i][1] < 2000)
+    during = boundServer.request(path + '/label', method='PUT', user=admin, type='application/json',
+                                 body=json.dumps({'itemId': str(slide['itemId']), 'labels': [
+                                     {'superpixel': middle, 'categoryId': tumor['_id']}]}))
+    assertStatusOk(during)
     job = wait_for_job(resp.json['_id'])
     assert job['status'] == 3, ''.join(job['log'])
     status = boundServer.request(path + '/status', user=admin).json
@@ -259,7 +266,7 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
 
     batch = boundServer.request(path + '/next', user=admin, params={'limit': 10}).json
     assert len(batch) == 10
-    assert not {b['superpixel'] for b in batch} & set(upper + lower)  # my labels are not asked again
+    assert not {b['superpixel'] for b in batch} & set(upper + lower + [middle])  # my labels are not asked again
     assert {b['categoryId'] for b in batch} <= {tumor['_id'], stroma['_id']}
     certainties = [b['certainty'] for b in batch]
     assert certainties == sorted(certainties)  # confidence: least confident first
@@ -279,7 +286,7 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     assert element['girderId'] == str(slide['segmentation']['labelItemId'])
     assert [c['label'] for c in element['categories']] == ['unlabeled', 'Tumor', 'Stroma']
     assert [element['values'][i] for i in upper[:3] + lower[:3]] == [1, 1, 1, 2, 2, 2]
-    assert sum(1 for v in element['values'] if v) == 30
+    assert element['values'][middle] == 1 and sum(1 for v in element['values'] if v) == 31
     shown = Annotation().load(ids['predictions'], force=True)['annotation']
     assert shown['attributes']['histomicsLabel']['epoch'] == 1
     assert shown['elements'][0]['values'] == [v + 1 for v in predictions['predicted']]
@@ -299,7 +306,7 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     status = boundServer.request(path + '/status', user=admin).json
-    assert status['epoch'] == 2 and status['training']['status'] == 'done' and status['model']['labels'] == 30
+    assert status['epoch'] == 2 and status['training']['status'] == 'done' and status['model']['labels'] == 31
     assert len(boundServer.request(path + '/next', user=admin, params={'limit': 5}).json) == 5
 
 
