@@ -7,13 +7,12 @@ publishes the epoch on the project.
 import json
 import os
 import shutil
-import sys
 import tempfile
 
 import numpy as np
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import girder_mode, report_progress
+from histomics_label.cli_support import girder_mode, report_progress, require_files
 from histomics_label.core.features.store import read_features
 from histomics_label.core.training import train_and_predict
 
@@ -64,9 +63,8 @@ def main(args):
         epoch = train_project(args.girderApiUrl, args.girderToken, args.projectId, args.epoch, args.mcSamples)
         report_progress(1, 'Published epoch %d' % epoch)
         return
-    local = (args.manifest, args.featuresDirectory, args.predictions, args.model)
-    if not all(local):
-        sys.exit('Give --project-id (Girder mode) or --manifest, --features-directory, --predictions and --model.')
+    require_files(args, ('manifest', 'featuresDirectory', 'predictions', 'model'),
+                  ('--manifest', '--features-directory', '--predictions', '--model'), girder='--project-id')
     with open(args.manifest) as f:
         manifest = json.load(f)
     train_files(manifest, args.featuresDirectory, args.predictions, args.model, args.mcSamples)
