@@ -105,7 +105,8 @@ def predictions(args, rng, per_slide):
 def reference_request(project, user, limit):
     """v1's approach, generously in numpy: load all predictions, sort all, drop my labels, take a page."""
     from histomics_label.models.label import Label
-    from histomics_label.models.prediction import Prediction, superpixel_keys
+    from histomics_label.models.prediction import Prediction
+    from histomics_label.models.superpixel_key import superpixel_keys
     from histomics_label.models.slide import ProjectSlide
 
     Prediction()._arrays.cache_clear()

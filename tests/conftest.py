@@ -117,10 +117,10 @@ def segmented(project, slide_item):
     import numpy as np
 
     from histomics_label.models.slide import ProjectSlide
-    from histomics_label.models.superpixels import SuperpixelSet
+    from histomics_label.models.superpixels import SuperpixelGeometry
 
     slide = ProjectSlide().findOne({'itemId': slide_item['_id']})
     grid = np.array([(i % 10, i // 10) for i in range(SUPERPIXELS)], dtype=float)
     centroids = grid * [200, 250] + [100, 125]
     bboxes = np.hstack([centroids - [100, 125], centroids + [100, 125]])
-    return SuperpixelSet().store(slide, centroids, bboxes)
+    return SuperpixelGeometry().store(slide, centroids, bboxes)

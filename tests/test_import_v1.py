@@ -16,13 +16,13 @@ def v1_annotation(admin, project, slide_item, tmp_path):
     from girder_large_image_annotation.models.annotation import Annotation
 
     from histomics_label.core.superpixels import compute_superpixels
-    from histomics_label.jobs.pipeline import data_folder
+    from histomics_label.models.project import Project
 
     path = str(tmp_path / 'v1 labels.tiff')
     result = compute_superpixels(SLIDE, output_path=path, radius=150)
     with open(path, 'rb') as f:
         file = Upload().uploadFromFile(f, os.path.getsize(path), 'v1 labels.tiff', parentType='folder',
-                                       parent=data_folder(project, admin), user=admin)
+                                       parent=Project().data_folder(project, admin), user=admin)
     label_item = Item().load(file['itemId'], force=True)
     if 'largeImage' not in label_item:
         ImageItem().createImageItem(label_item, file, user=admin, createJob=False)

@@ -237,9 +237,9 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
 
     tumor, stroma = (boundServer.request(path + '/category', method='POST', user=admin, params={'name': n}).json
                      for n in ('Tumor', 'Stroma'))
-    from histomics_label.models.superpixels import SuperpixelSet
+    from histomics_label.models.superpixels import SuperpixelGeometry
 
-    centroids, _ = SuperpixelSet().geometry(slide)
+    centroids, _ = SuperpixelGeometry().geometry(slide)
     upper = [int(i) for i in range(len(centroids)) if centroids[i][1] < 1000][:15]
     lower = [int(i) for i in range(len(centroids)) if centroids[i][1] > 2000][:15]
     labels = [{'superpixel': i, 'categoryId': tumor['_id']} for i in upper] + [

@@ -140,11 +140,11 @@ def thousand_superpixels(project, slide_item):
     import numpy as np
 
     from histomics_label.models.slide import ProjectSlide
-    from histomics_label.models.superpixels import SuperpixelSet
+    from histomics_label.models.superpixels import SuperpixelGeometry
 
     slide = ProjectSlide().findOne({'itemId': slide_item['_id']})
     centroids = np.array([(i % 40 * 50 + 25, i // 40 * 100 + 50) for i in range(1000)], dtype=float)
-    return SuperpixelSet().store(slide, centroids, np.hstack([centroids - 25, centroids + 25]))
+    return SuperpixelGeometry().store(slide, centroids, np.hstack([centroids - 25, centroids + 25]))
 
 
 @pytest.mark.plugin('histomics_label')

@@ -4,7 +4,7 @@ import json
 import large_image
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import report_progress, write_annotation_file
+from histomics_label.cli.support import report_progress, write_annotation_file
 from histomics_label.core.byo_segmentation import superpixels_from_labels, superpixels_from_polygons
 from histomics_label.core.pixelmap import pixelmap_annotation
 from histomics_label.core.superpixel_set import save_superpixel_data

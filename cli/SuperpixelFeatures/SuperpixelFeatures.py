@@ -5,7 +5,7 @@ featurizes a segmented slide of a Histomics Label project with its settings and 
 """
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import girder_mode, report_progress, require_files
+from histomics_label.cli.support import girder_mode, report_progress, require_files
 from histomics_label.core.features.extract import extract_features
 from histomics_label.core.superpixel_set import load_superpixel_data
 
@@ -26,7 +26,7 @@ def featurize(args):
 
 def main(args):
     if girder_mode(args):
-        from histomics_label.girder_io import run_slide_task
+        from histomics_label.cli.girder_io import run_slide_task
 
         run_slide_task(args, 'features', featurize)
         report_progress(1, 'Recorded the features on the project')

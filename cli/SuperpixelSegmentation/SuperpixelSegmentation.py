@@ -5,7 +5,7 @@ a Histomics Label project with its settings and stores the superpixels on the pr
 """
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import girder_mode, report_progress, require_files, write_annotation_file
+from histomics_label.cli.support import girder_mode, report_progress, require_files, write_annotation_file
 from histomics_label.core.pixelmap import pixelmap_annotation
 from histomics_label.core.superpixel_set import save_superpixel_data
 from histomics_label.core.superpixels import compute_superpixels
@@ -38,7 +38,7 @@ def segment(args):
 
 def main(args):
     if girder_mode(args):
-        from histomics_label.girder_io import run_slide_task
+        from histomics_label.cli.girder_io import run_slide_task
 
         slide = run_slide_task(args, 'segmentation', segment)
         report_progress(1, 'Stored %d superpixels on the project' % slide['superpixelCount'])

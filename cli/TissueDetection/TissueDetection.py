@@ -6,7 +6,7 @@ item's large image and posts the annotation onto it.
 import numpy as np
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import girder_mode, report_progress, require_files, write_annotation_file
+from histomics_label.cli.support import girder_mode, report_progress, require_files, write_annotation_file
 from histomics_label.core.tissue import mask_to_polygons, slide_overview, tissue_annotation, tissue_mask
 
 
@@ -29,7 +29,7 @@ def detect(args):
 
 def main(args):
     if girder_mode(args, 'itemId', '--item-id'):
-        from histomics_label.girder_io import connect, large_image_file, run_task
+        from histomics_label.cli.girder_io import connect, large_image_file, run_task
 
         client = connect(args.girderApiUrl, args.girderToken)
         task = {'itemId': args.itemId, 'inputs': {'inputImageFile': large_image_file(client, args.itemId)},

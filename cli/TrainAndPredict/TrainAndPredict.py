@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli_support import girder_mode, report_progress, require_files
+from histomics_label.cli.support import girder_mode, report_progress, require_files
 from histomics_label.core.features.store import read_features
 from histomics_label.core.training import train_and_predict
 
@@ -38,7 +38,7 @@ def train_files(manifest, features_directory, predictions_path, model_path, mc_s
 def train_project(api_url, token, project_id, epoch, mc_samples):
     """Girder mode: take the reserved ``epoch`` (or reserve the next one), download its features, train,
     upload and publish the predictions."""
-    from histomics_label.girder_io import connect
+    from histomics_label.cli.girder_io import connect
 
     client = connect(api_url, token)
     path = 'histomics_label/project/%s/epoch' % project_id

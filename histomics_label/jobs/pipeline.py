@@ -12,7 +12,6 @@ from bson import ObjectId
 from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder.models.file import File
-from girder.models.folder import Folder
 from girder.models.item import Item
 from girder.models.upload import Upload
 from girder_jobs.constants import JobStatus
@@ -23,12 +22,11 @@ from ..core.superpixel_set import load_superpixel_data
 from ..models.category import Category
 from ..models.label import Label
 from ..models.project import Project
-from ..models.review import Review, effective_labels
+from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
-from ..models.superpixels import SuperpixelSet
+from ..models.superpixels import SuperpixelGeometry
 from .launcher import launch_cli
 
-DATA_FOLDER = 'Histomics Label data'
 ERROR_LINES = 20
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Failed|Exit): ')
 SEGMENTATION_OUTPUTS = ('outputSuperpixelImage', 'outputSuperpixelData', 'outputAnnotationFile')
@@ -39,13 +37,6 @@ def require_large_image(item):
     if not item.get('largeImage', {}).get('fileId') or item['largeImage'].get('expected'):
         raise ValidationException('Item %s is not a large image.' % item['_id'], 'itemId')
     return item['largeImage']['fileId']
-
-
-def data_folder(project, user):
-    """Subfolder of the project folder for derived data (label images, features, models)."""
-    return Folder().createFolder(
-        Project().folder(project), DATA_FOLDER, creator=user, reuseExisting=True,
-        description='Superpixels, features and models computed by Histomics Label')
 
 
 def _file_ref(file_id):
@@ -98,7 +89,7 @@ def slide_task(project, slide, stage, user):
     item = Item().load(slide['itemId'], force=True)
     task = STAGES[stage][1](project, slide, item)
     return dict(task, stage=stage, projectId=str(project['_id']), itemId=str(item['_id']),
-                dataFolderId=str(data_folder(project, user)['_id']),
+                dataFolderId=str(Project().data_folder(project, user)['_id']),
                 report='histomics_label/project/%s/slide/%s/%s' % (project['_id'], item['_id'], STAGES[stage][2]))
 
 
@@ -145,14 +136,12 @@ def training_manifest(project):
     """What TrainAndPredict needs: categories (columns), excluded ones, effective labels, slides' features.
 
     Labels are the effective labels (adjudicated > consensus > single); disputed superpixels are left out."""
-    categories = [c for c in Category().list(project) if c.get('mergedInto') is None]
-    column = {c['_id']: index for index, c in enumerate(categories)}
+    categories, column = Category().columns(project)
     resolve = Category().resolve(Category().list(project))
     slides = [s for s in ProjectSlide().list(project) if s['features'].get('status') == 'done']
     labels = []
     for slide in slides:
-        where = {'projectId': project['_id'], 'itemId': slide['itemId']}
-        for superpixel, entry in effective_labels(Label().find(where), Review().find(where), resolve).items():
+        for superpixel, entry in slide_effective_labels(project, slide['itemId'], resolve).items():
             if entry['categoryId'] is not None:
                 labels.append([slide['index'], superpixel, column[entry['categoryId']]])
     trainable = {label[2] for label in labels} - {column[c['_id']] for c in categories if c['excluded']}
@@ -192,7 +181,7 @@ def reserve_epoch(project, user):
     epoch = manifest['epoch'] = max(project['trainingEpoch'], project.get('epoch', 0) + 1)
     for entry, slide in zip(manifest['slides'], slides):
         entry['fileId'] = str(slide['features']['fileId'])
-    folder = data_folder(project, user)
+    folder = Project().data_folder(project, user)
     manifest.update(dataFolderId=str(folder['_id']), projectId=str(project['_id']), model=model_summary(manifest))
     body = json.dumps(manifest).encode()
     file = Upload().uploadFromFile(io.BytesIO(body), len(body), 'epoch %d manifest.json' % epoch,
@@ -260,7 +249,7 @@ def ingest_segmentation(project, slide, outputs, user):
     if 'largeImage' not in label_item:
         ImageItem().createImageItem(label_item, list(Item().childFiles(label_item, limit=1))[0], user=user,
                                     createJob=False)
-    return SuperpixelSet().store(
+    return SuperpixelGeometry().store(
         slide, arrays['centroids'], arrays['bboxes'], labelItemId=label_item['_id'], dataFileId=data['_id'],
         scale=float(arrays.get('scale', 1.0)),
         annotationIds=(outputs.get('outputAnnotationFile') or {}).get('annotationIds', []), error=None)

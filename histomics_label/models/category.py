@@ -16,6 +16,11 @@ PALETTE = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e
            '#bcbd22', '#17becf')
 
 
+def usable_categories(categories):
+    """Category id string -> id, for the categories a label or verdict may name (not merged away)."""
+    return {str(c['_id']): c['_id'] for c in categories if c.get('mergedInto') is None}
+
+
 class Category(Model):
     def initialize(self):
         self.name = 'histomics_label_category'
@@ -50,6 +55,12 @@ class Category(Model):
 
     def list(self, project):
         return list(self.find({'projectId': project['_id']}, sort=[('order', 1), ('_id', 1)]))
+
+    def columns(self, project):
+        """(unmerged categories in display order, category id -> column from 0): the column order of training
+        manifests and prediction arrays."""
+        categories = [c for c in self.list(project) if c.get('mergedInto') is None]
+        return categories, {c['_id']: index for index, c in enumerate(categories)}
 
     def resolve(self, categories):
         """Map every category id to the id it counts as after merges (itself when not merged)."""

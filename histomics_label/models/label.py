@@ -10,6 +10,10 @@ from girder.models.model_base import Model
 from pymongo import DeleteOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
+from .category import usable_categories
+from .superpixel_key import superpixel_keys
+from .superpixels import check_superpixel
+
 SOURCES = ('paint', 'guided', 'review', 'import')
 MAX_LABELS_PER_REQUEST = 50000
 
@@ -48,7 +52,7 @@ class Label(Model):
         count = slide.get('superpixelCount')
         if not count:
             raise ValidationException('Slide %s has no superpixels yet.' % slide['itemId'], 'itemId')
-        usable = {str(c['_id']): c['_id'] for c in categories if c.get('mergedInto') is None}
+        usable = usable_categories(categories)
         now = datetime.datetime.now(datetime.timezone.utc)
         key = {'projectId': project['_id'], 'itemId': slide['itemId'], 'userId': user['_id']}
         operations, history, latest = [], [], {}
@@ -77,10 +81,7 @@ class Label(Model):
     def _check(entry, count, usable):
         if not isinstance(entry, dict) or 'superpixel' not in entry or 'categoryId' not in entry:
             raise ValidationException('Each label is {"superpixel": int, "categoryId": id or null}.', 'labels')
-        superpixel = entry['superpixel']
-        if isinstance(superpixel, bool) or not isinstance(superpixel, int) or not 0 <= superpixel < count:
-            raise ValidationException('Superpixel %r does not exist on this slide (0-%d).' % (
-                superpixel, count - 1), 'labels')
+        superpixel = check_superpixel(entry['superpixel'], count, 'labels')
         category = entry['categoryId']
         if category is not None and str(category) not in usable:
             raise ValidationException('Unknown or merged category %r.' % (category,), 'labels')
@@ -115,7 +116,7 @@ class Label(Model):
 
 
 class LabeledKeys(Model):
-    """Per (project, user): the keys (``slide index << 32 | superpixel``) of every superpixel the user has
+    """Per (project, user): the keys (:mod:`.superpixel_key`) of every superpixel the user has
     labeled, kept with atomic ``$addToSet`` / ``$pull`` so the label queue reads one small document."""
 
     def initialize(self):
@@ -131,8 +132,8 @@ class LabeledKeys(Model):
 
     def record(self, project, user, slide_index, latest):
         """Add or remove keys after a label write (``latest``: superpixel -> category or None)."""
-        added = [(slide_index << 32) | sp for sp, category in latest.items() if category is not None]
-        removed = [(slide_index << 32) | sp for sp, category in latest.items() if category is None]
+        added = [int(superpixel_keys(slide_index, sp)) for sp, category in latest.items() if category is not None]
+        removed = [int(superpixel_keys(slide_index, sp)) for sp, category in latest.items() if category is None]
         where = {'_id': self._id(project['_id'], user['_id'])}
         if added:
             self.collection.update_one(where, {'$addToSet': {'keys': {'$each': added}},

@@ -15,14 +15,9 @@ from girder.models.model_base import Model
 
 from .label import LabeledKeys
 from .slide import ProjectSlide
+from .superpixel_key import split_key, superpixel_keys
 
 RANKING_CHUNK = 500000
-KEY_SHIFT = np.int64(32)
-
-
-def superpixel_keys(slide_indices, superpixels):
-    """Pack (slide index, superpixel) pairs into one int64 key each."""
-    return (np.asarray(slide_indices, dtype=np.int64) << KEY_SHIFT) | np.asarray(superpixels, dtype=np.int64)
 
 
 def _array(doc, field, dtype, shape=(-1,)):
@@ -149,8 +144,8 @@ def next_superpixels(project, user, limit, offset=0):
     chosen = window[offset:offset + limit]
     result = []
     for key in chosen.tolist():
-        slide = slides[key >> 32]
-        superpixel = key & 0xFFFFFFFF
+        index, superpixel = split_key(key)
+        slide = slides[index]
         predicted, probabilities, certainty, category_ids = Prediction().slide_arrays(project, slide)
         result.append({
             'itemId': slide['itemId'], 'superpixel': superpixel,

@@ -17,8 +17,9 @@ from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
 from .review import Review
 from .slide import ProjectSlide
-from .superpixels import SuperpixelSet
+from .superpixels import SuperpixelGeometry
 
+DATA_FOLDER = 'Histomics Label data'
 FEATURE_KINDS = ('embedding', 'patches')
 MODEL_KINDS = tuple(sorted(DEFAULT_BACKENDS))
 MODEL_BACKENDS = tuple(sorted({backend for _, backend in REGISTRY}))
@@ -111,7 +112,7 @@ class Project(Model):
 
     def remove(self, project, **kwargs):
         """Delete the project and everything it owns (not the slides themselves)."""
-        for model in (Category, Label, LabelHistory, LabeledKeys, Review, ProjectSlide, SuperpixelSet, Prediction,
+        for model in (Category, Label, LabelHistory, LabeledKeys, Review, ProjectSlide, SuperpixelGeometry, Prediction,
                       Ranking):
             model().collection.delete_many({'projectId': project['_id']})
         return super().remove(project, **kwargs)
@@ -126,6 +127,12 @@ class Project(Model):
         for model in (Prediction, Ranking):
             model().collection.delete_many({'projectId': project['_id'], 'epoch': {'$lt': epoch - 1}})
         return self.load(project['_id'])
+
+    def data_folder(self, project, user):
+        """Subfolder of the project folder for derived data (label images, features, models, manifests)."""
+        return Folder().createFolder(
+            self.folder(project), DATA_FOLDER, creator=user, reuseExisting=True,
+            description='Superpixels, features and models computed by Histomics Label')
 
     def folder(self, project):
         return Folder().load(project['folderId'], force=True)

@@ -15,7 +15,9 @@ from girder.exceptions import ValidationException
 from girder.models.model_base import Model
 from pymongo import UpdateOne
 
-from .label import document_key
+from .category import Category, usable_categories
+from .label import Label, document_key
+from .superpixels import check_superpixel
 
 VERDICTS = ('agree', 'correct', 'flag')
 
@@ -38,15 +40,13 @@ class Review(Model):
             raise ValidationException('Slide %s has no superpixels yet.' % slide['itemId'], 'itemId')
         if not isinstance(reviews, list) or not reviews:
             raise ValidationException('reviews must be a non-empty list.', 'reviews')
-        usable = {str(c['_id']): c['_id'] for c in categories if c.get('mergedInto') is None}
+        usable = usable_categories(categories)
         now = datetime.datetime.now(datetime.timezone.utc)
         operations = []
         for entry in reviews:
             if not isinstance(entry, dict) or entry.get('verdict') not in VERDICTS:
                 raise ValidationException('Each review needs a verdict: %s.' % ', '.join(VERDICTS), 'reviews')
-            superpixel = entry.get('superpixel')
-            if isinstance(superpixel, bool) or not isinstance(superpixel, int) or not 0 <= superpixel < count:
-                raise ValidationException('Superpixel %r does not exist on this slide.' % (superpixel,), 'reviews')
+            superpixel = check_superpixel(entry.get('superpixel'), count, 'reviews')
             category = entry.get('categoryId')
             if entry['verdict'] == 'flag':
                 category = None
@@ -63,6 +63,15 @@ class Review(Model):
                                  'superpixel': superpixel, 'reviewerId': reviewer['_id']}}, upsert=True))
         self.collection.bulk_write(operations, ordered=False)
         return len(operations)
+
+
+def slide_effective_labels(project, item_id, resolve=None):
+    """The effective labels of one slide of a project (the rule above), after category merges:
+    {superpixel: {categoryId, rule, raters, agreement, flagged}}."""
+    if resolve is None:
+        resolve = Category().resolve(Category().list(project))
+    where = {'projectId': project['_id'], 'itemId': item_id}
+    return effective_labels(Label().find(where), Review().find(where), resolve)
 
 
 def effective_labels(labels, reviews, resolve):

@@ -13,7 +13,14 @@ from girder.models.model_base import Model
 from .slide import ProjectSlide
 
 
-class SuperpixelSet(Model):
+def check_superpixel(value, count, field):
+    """``value`` if it is a superpixel id of a slide with ``count`` superpixels; 400 naming ``field`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
+        raise ValidationException('Superpixel %r does not exist on this slide (0-%d).' % (value, count - 1), field)
+    return value
+
+
+class SuperpixelGeometry(Model):
     def initialize(self):
         self.name = 'histomics_label_superpixels'
         self.ensureIndices([('slideId', {'unique': True})])

@@ -8,8 +8,8 @@ from girder.exceptions import ValidationException
 from ..jobs.pipeline import maybe_retrain
 from ..models.category import Category
 from ..models.label import MAX_LABELS_PER_REQUEST, SOURCES, Label, LabelHistory
-from ..models.review import Review, effective_labels
-from ..models.superpixels import SuperpixelSet
+from ..models.review import slide_effective_labels
+from ..models.superpixels import SuperpixelGeometry
 from .common import object_id, project_for, slide_for
 
 SORTABLE = ('updated', 'created', 'superpixel', 'itemId', 'userId', 'categoryId')
@@ -50,7 +50,7 @@ class LabelEndpoints:
     def write(self, id, body):
         project = project_for(id, AccessType.WRITE)
         slide = slide_for(project, body.get('itemId'))
-        geometry = SuperpixelSet().geometry(slide)
+        geometry = SuperpixelGeometry().geometry(slide)
         if geometry is None:
             raise ValidationException('Slide %s has no superpixels yet.' % slide['itemId'], 'itemId')
         epoch = body.get('epoch')
@@ -117,8 +117,5 @@ class LabelEndpoints:
     )
     def effective(self, id, itemId):
         project = project_for(id)
-        slide = slide_for(project, itemId)
-        where = {'projectId': project['_id'], 'itemId': slide['itemId']}
-        result = effective_labels(Label().find(where), Review().find(where),
-                                  Category().resolve(Category().list(project)))
+        result = slide_effective_labels(project, slide_for(project, itemId)['itemId'])
         return [dict(entry, superpixel=superpixel) for superpixel, entry in sorted(result.items())]

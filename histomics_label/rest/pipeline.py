@@ -9,7 +9,7 @@ from girder_jobs.models.job import Job
 
 from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, STAGES, epoch_manifest, ingest_features, ingest_segmentation,
                              launch_features, launch_segmentation, launch_training, reserve_epoch, slide_task)
-from ..jobs.import_v1 import import_v1_project
+from ..services.import_v1 import import_v1_project
 from ..models.slide import ProjectSlide
 from .common import project_for, slide_for, slides_for
 

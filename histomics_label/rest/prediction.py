@@ -9,7 +9,7 @@ from girder.constants import AccessType, TokenScope
 from girder.exceptions import ValidationException
 from girder.models.file import File
 
-from ..jobs.annotations import sync_slide_annotations
+from ..services.pixelmap_annotations import sync_slide_annotations
 from ..models.category import Category
 from ..models.prediction import Prediction, next_superpixels, store_epoch
 from ..models.project import Project

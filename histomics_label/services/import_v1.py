@@ -13,9 +13,9 @@ from girder_large_image_annotation.models.annotation import Annotation
 from ..core.superpixel_set import save_superpixel_data
 from ..models.category import Category
 from ..models.label import Label
-from ..models.superpixels import SuperpixelSet
+from ..models.superpixels import SuperpixelGeometry
 from ..models.slide import ProjectSlide
-from .pipeline import data_folder
+from ..models.project import Project
 
 EPOCH_NAME = re.compile(r'^Superpixel Epoch (\d+)$')
 
@@ -55,8 +55,8 @@ def _store_geometry(project, slide, element, user, scale):
     save_superpixel_data(geometry, buffer)
     data = Upload().uploadFromFile(io.BytesIO(buffer.getvalue()), len(buffer.getvalue()),
                                    '%s superpixels.npz' % slide['name'].rsplit('.', 1)[0], parentType='folder',
-                                   parent=data_folder(project, user), user=user)
-    return SuperpixelSet().store(slide, centroids, bbox, labelItemId=label_item['_id'], dataFileId=data['_id'],
+                                   parent=Project().data_folder(project, user), user=user)
+    return SuperpixelGeometry().store(slide, centroids, bbox, labelItemId=label_item['_id'], dataFileId=data['_id'],
                                  scale=scale, importedFrom='Histomics Label v1', error=None)
 
 
@@ -91,7 +91,7 @@ def import_v1_project(project, user):
             column[index] = str(existing['_id'])
         labels = [{'superpixel': i, 'categoryId': column[value]}
                   for i, value in enumerate(element['values']) if value in column]
-        centroids, _ = SuperpixelSet().geometry(slide)
+        centroids, _ = SuperpixelGeometry().geometry(slide)
         if labels:
             Label().write(project, slide, user, labels, Category().list(project), centroids, source='import',
                           epoch=epoch)

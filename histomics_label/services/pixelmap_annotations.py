@@ -12,26 +12,25 @@ from girder.models.item import Item
 
 from ..core.pixelmap import pixelmap_annotation
 from ..models.category import Category
-from ..models.label import Label
 from ..models.prediction import Prediction
-from ..models.review import Review, effective_labels
+from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
-from ..models.superpixels import SuperpixelSet
+from ..models.superpixels import SuperpixelGeometry
 
 UNLABELED = {'label': 'unlabeled', 'fillColor': 'rgba(0, 0, 0, 0)', 'strokeColor': 'rgba(0, 0, 0, 0)'}
 
 
 def _categories(project):
-    """Pixelmap categories: 0 is transparent (unlabeled), then the project's unmerged categories."""
-    categories = [c for c in Category().list(project) if c.get('mergedInto') is None]
-    column = {c['_id']: index + 1 for index, c in enumerate(categories)}
+    """Pixelmap categories and category id -> pixelmap value: value 0 is transparent (unlabeled), so each
+    category's value is its column (:meth:`Category.columns`) plus one."""
+    categories, column = Category().columns(project)
     return [UNLABELED] + [{'label': c['name'], 'fillColor': c['fillColor'], 'strokeColor': c['strokeColor']}
-                          for c in categories], column
+                          for c in categories], {key: index + 1 for key, index in column.items()}
 
 
 def _superpixels(slide):
     """What the pixelmap builder needs from a segmentation: count, scale and boxes."""
-    _, bboxes = SuperpixelSet().geometry(slide)
+    _, bboxes = SuperpixelGeometry().geometry(slide)
     label_item = Item().load(slide['segmentation']['labelItemId'], force=True)
     scale = float(slide['segmentation'].get('scale') or 1)  # base-slide pixels per label-image pixel
     return types.SimpleNamespace(count=len(bboxes), scale=scale,
@@ -61,9 +60,8 @@ def sync_slide_annotations(project, slide, user, kinds=('labels', 'predictions')
     resolve = Category().resolve(Category().list(project))
     written = {}
     if 'labels' in kinds:
-        where = {'projectId': project['_id'], 'itemId': slide['itemId']}
         values = np.zeros(superpixels.count, dtype=int)
-        for superpixel, entry in effective_labels(Label().find(where), Review().find(where), resolve).items():
+        for superpixel, entry in slide_effective_labels(project, slide['itemId'], resolve).items():
             if entry['categoryId'] is not None:
                 values[superpixel] = column[entry['categoryId']]
         written['labels'] = _replace(slide, 'labels', item, user, pixelmap_annotation(
