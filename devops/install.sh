@@ -3,8 +3,8 @@
 # system packages (redis-server, chromium, node/npm if absent), a Python 3.11 venv with the plugin and the
 # pinned DSA stack (plain, non-editable `pip install .`), and the Girder + HistomicsUI + plugin web client.
 #   devops/install.sh [--test] [--editable]
-#   --test      also install test dependencies (pytest-girder, playwright-core for the browser tests) and
-#               the Keras/TensorFlow extra
+#   --test      also install test dependencies (pytest-girder, playwright-core for the browser tests, the
+#               client's eslint in devops/lint) and the Keras/TensorFlow extra
 #   --editable  install the plugin in editable mode (development)
 # Environment: VENV (default .venv in the checkout), PYTHON (default python3.11, else python3).
 set -euo pipefail
@@ -40,7 +40,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 log "pip install the plugin and its pinned dependencies"
-extras="[ml]"; [ "$TEST" = 1 ] && extras="[ml,keras,test]"
+# demo: the embedded (mongomock) database of devops/serve.py; the tests run the demo too
+extras="[ml,demo]"; [ "$TEST" = 1 ] && extras="[ml,keras,demo,test]"
 target="$ROOT$extras"; [ "$EDITABLE" = 1 ] && target="-e $ROOT$extras"
 # shellcheck disable=SC2086
 "$VENV/bin/pip" install -q -c "$ROOT/requirements/constraints.txt" $target 2>&1 | grep -v '^WARNING: Location' || true
@@ -52,5 +53,7 @@ log "building the web client (Girder + HistomicsUI + Histomics Label)"
 if [ "$TEST" = 1 ]; then
   log "npm ci for the browser tests (playwright-core drives Debian's chromium)"
   (cd "$ROOT/tests/browser" && npm ci --no-fund --no-audit --loglevel=error)
+  log "npm ci for the client lint (eslint, plugin:vue/recommended)"
+  (cd "$ROOT/devops/lint" && npm ci --no-fund --no-audit --loglevel=error)
 fi
 log "installed into $VENV"
