@@ -22,6 +22,7 @@ import pytest
 from conftest import REPO
 
 BUILD_INPUTS = ('setup.py', 'MANIFEST.in', 'README.md', 'histomics_label', 'web_client', 'cli')
+ASSET_PROBES = ('probe.png', 'probe.svg', 'probe.css', 'probe.woff2')
 NOT_SHIPPED = shutil.ignore_patterns('node_modules', '__pycache__', '*.pyc', '*.egg-info', 'build', 'dist')
 
 
@@ -51,14 +52,20 @@ def wheel(tmp_path_factory):
             shutil.copytree(path, source / name, ignore=NOT_SHIPPED)
         else:
             shutil.copy(path, source / name)
+    # asset types the client has no file of yet must ship too, at any depth
+    assets = source / 'web_client' / 'assets' / 'icons'
+    assets.mkdir(parents=True)
+    for name in ASSET_PROBES:
+        (assets / name).write_bytes(b'probe')
     # a client node_modules (left by a local npm install) must not ship
     (source / 'web_client' / 'node_modules' / 'left-over').mkdir(parents=True)
     (source / 'web_client' / 'node_modules' / 'left-over' / 'index.js').write_text('module.exports = 1;\n')
     dist = tmp_path_factory.mktemp('dist')
     result = subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-w', str(dist),
-         str(source)], capture_output=True, text=True, timeout=300)
+        [sys.executable, '-m', 'pip', 'wheel', '-v', '--no-deps', '--no-build-isolation', '--no-index',
+         '-w', str(dist), str(source)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    # -v shows setuptools' output: no folder may be left out of `packages` (then it ships by accident only)
     assert 'is absent from the `packages` configuration' not in result.stdout + result.stderr
     wheels = list(dist.glob('histomics_label-*.whl'))
     assert len(wheels) == 1
@@ -79,6 +86,8 @@ def test_wheel_ships_the_client_and_the_clis(wheel):
     for cli in clis:
         for ext in ('py', 'xml'):
             assert 'histomics_label/cli/%s/%s.%s' % (cli, cli, ext) in names
+    for name in ASSET_PROBES:
+        assert 'histomics_label/web_client/assets/icons/' + name in names
     assert not [name for name in names if 'node_modules' in name or name.endswith('.pyc')]
     assert 'histomics_label/plugin.py' in names
 
