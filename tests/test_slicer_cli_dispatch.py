@@ -40,6 +40,8 @@ def cli_image(boundServer, admin, redis_url):
             clis[name] = {'type': 'python', 'xml': f.read()}
     inspected = types.SimpleNamespace(labels={'description': 'Histomics Label CLIs'}, attrs={'RepoDigests': []})
     DockerImageItem.saveImage(IMAGE, clis, inspected, admin, tasks)
+    # the run endpoints HistomicsUI's Analyses menu calls (slicer_cli_web adds them when its image job ends)
+    boundServer.root.api.v1.slicer_cli_web._generateAllItemEndPoints()
     Setting().set('histomics_label.cli_image', IMAGE)
     return tasks
 
@@ -162,6 +164,48 @@ def project_slide_item(project):
     from histomics_label.models.slide import ProjectSlide
 
     return ProjectSlide().findOne({'projectId': project['_id']})['itemId']
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_broker_error_fails_exactly_the_job_it_created(boundServer, admin, slide_item, cli_image, published,
+                                                        redis_url):
+    """Two jobs of the same user and CLI wait in the queue, started from HistomicsUI's Analyses menu
+    (slicer_cli_web's own endpoint: no ``histomicsLabel``); then the broker goes away while our endpoint
+    queues a third. Only that third job is failed, with the reason in its log."""
+    from girder.models.item import Item
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+    from girder_worker.app import app
+
+    from conftest import free_port
+    from test_jobs import use_broker
+
+    cli_item = Item().findOne({'meta.image': IMAGE, 'name': 'TissueDetection'})
+    queued = []
+    for _ in range(2):
+        resp = boundServer.request('/slicer_cli_web/cli/%s/run' % cli_item['_id'], method='POST', user=admin,
+                                   params={'itemId': str(slide_item['_id']), 'girderApiUrl': '', 'girderToken': ''})
+        assertStatusOk(resp)
+        queued.append(resp.json['_id'])
+    use_broker(app, 'redis://127.0.0.1:%d/0' % free_port())  # nothing listens there
+    try:
+        resp = boundServer.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'],
+                                   method='POST', user=admin)
+    finally:
+        use_broker(app, redis_url)
+    assertStatus(resp, 503)
+    assert 'The job queue is unreachable' in resp.json['message']
+
+    jobs = [Job().load(job['_id'], force=True, includeLog=True) for job in Job().find({}, sort=[('created', 1)])]
+    assert len(published) == 3 and [str(job['_id']) for job in jobs[:2]] == queued
+    assert all(job['type'] == '%s#TissueDetection' % IMAGE and job['userId'] == admin['_id'] for job in jobs)
+    for job in jobs[:2]:
+        assert job['status'] == JobStatus.INACTIVE and not job.get('log') and 'histomicsLabel' not in job
+    failed = jobs[2]
+    assert failed['status'] == JobStatus.ERROR and failed['celeryTaskId'] == published[2][3]['id']
+    assert len(failed['log']) == 1 and failed['log'][0].startswith('Could not queue the job: ')
+    assert failed['title'] == 'Tissue detection: CMU-1-Small-Region.svs'
+    assert failed['histomicsLabel'] == {'itemId': str(slide_item['_id']), 'cli': 'TissueDetection'}
 
 
 @pytest.mark.plugin('histomics_label')

@@ -7,12 +7,15 @@ from girder_worker.app import app
 
 from .cli_runner import run_cli_subprocess
 
+#: argument placeholders the task fills in with the worker's Girder API URL and the job's token
+GIRDER_API_URL, GIRDER_TOKEN = {'girderApiUrl': True}, {'girderToken': True}
+
 
 def _resolve(argument, client):
-    """A command-line token: a string, or the worker's API URL / the job's token where asked for."""
-    if isinstance(argument, dict) and argument.get('girderApiUrl'):
+    """A command-line token: a string, or the worker's API URL / the job's token for a placeholder."""
+    if argument == GIRDER_API_URL:
         return client.urlBase
-    if isinstance(argument, dict) and argument.get('girderToken'):
+    if argument == GIRDER_TOKEN:
         return client.token
     if isinstance(argument, dict):
         raise ValueError('Unknown CLI argument spec: %r' % (argument,))
@@ -21,8 +24,8 @@ def _resolve(argument, client):
 
 @app.task(bind=True)
 def run_cli(self, name, arguments):
-    """Run CLI ``name`` with ``arguments``: strings, or ``{'girderApiUrl': True}`` / ``{'girderToken': True}``
-    for the worker's API URL and the job's token."""
+    """Run CLI ``name`` with ``arguments``: strings, or the placeholders ``GIRDER_API_URL`` /
+    ``GIRDER_TOKEN`` for the worker's API URL and the job's token."""
     manager = getattr(self, 'job_manager', None)
     client = getattr(self, 'girder_client', None)
     argv = [_resolve(argument, client) for argument in arguments]
