@@ -272,7 +272,7 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     assert certainties == sorted(certainties)  # confidence: least confident first
     predictions = boundServer.request(path + '/slide/%s/predictions' % slide['itemId'], user=admin).json
     assert len(predictions['predicted']) == slide['superpixelCount']
-    assert Project().load(project['_id'])['trainingEpoch'] == 1
+    assert Project().load(project['_id'], force=True)['trainingEpoch'] == 1
 
     # HistomicsUI sees the epoch's predictions, and the labels once refreshed, as pixelmaps
     from girder_large_image_annotation.models.annotation import Annotation
@@ -342,7 +342,7 @@ def test_a_uni_project_whose_weights_are_missing_shows_why_features_failed(bound
     settings = {'backbone': 'uni', 'weightsPath': '/nonexistent/uni/pytorch_model.bin'}
     resp = boundServer.request(path, method='PUT', user=admin, params={'settings': json.dumps(settings)})
     assertStatusOk(resp)
-    assert Project().load(project['_id'])['settings']['weightsPath'] == settings['weightsPath']
+    assert Project().load(project['_id'], force=True)['settings']['weightsPath'] == settings['weightsPath']
     assertStatusOk(boundServer.request(path + '/segment', method='POST', user=admin))
     slide = wait_for_stage(project['_id'], 'features')
     assert slide['segmentation']['status'] == 'done'

@@ -11,7 +11,7 @@ import datetime
 
 import numpy as np
 
-from . import model_io
+from . import model_io, registry
 
 CLASS_WEIGHT_MODES = ('balanced', None)
 
@@ -238,9 +238,7 @@ class Classifier(abc.ABC):
     @classmethod
     def load(cls, path):
         """Load a classifier saved by ``save``; it predicts exactly as the saved one did."""
-        from . import load_classifier
-
-        model = load_classifier(path)
+        model = registry.load_classifier(path)
         if not isinstance(model, cls):
             raise ValueError('%s holds a %s model, not %s' % (path, type(model).__name__, cls.__name__))
         return model
