@@ -1,8 +1,8 @@
 """Girder on an in-process mongomock database: for the demo and the test suite, never for production.
 
-Nothing is persisted: everything is lost when the process stops. A few shims make Girder 3.2,
-large_image and pymongo 4.20's bulk writes work on mongomock 4.3 (see docs/development.md); mongomock still lacks ``$text`` search and
-``$lookup`` with ``let``, so plugin code must not rely on those.
+In memory only (the demo saves it to a snapshot file with ``histomics_label.embedded_store``). A few shims
+make Girder 3.2, large_image and pymongo 4.20's bulk writes work on mongomock 4.3 (see docs/development.md);
+mongomock still lacks ``$text`` search and ``$lookup`` with ``let``, so plugin code must not rely on those.
 """
 import functools
 
@@ -81,9 +81,18 @@ def _without_sort(method):
 
 
 def use_mongomock():
-    """Make every pymongo client Girder creates an in-process mongomock client."""
+    """Make every pymongo client created from now on a client of one in-process mongomock server; returns
+    that server's store (``mongomock.store.ServerStore``, what ``embedded_store`` saves and loads)."""
     import mongomock
+    import mongomock.store
     import pymongo
 
     apply_mongomock_shims()
-    pymongo.MongoClient = mongomock.MongoClient
+    server = mongomock.store.ServerStore()
+
+    class MongoClient(mongomock.MongoClient):
+        def __init__(self, *args, _store=None, **kwargs):
+            super().__init__(*args, _store=_store or server, **kwargs)
+
+    pymongo.MongoClient = MongoClient
+    return server
