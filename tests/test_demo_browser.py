@@ -88,7 +88,7 @@ def run_demo_project(client, folder, slide):
 
 def test_demo_serves_histomicsui_and_our_page_and_stops_on_ctrl_c(demo):
     output = demo['log'].read_text()
-    assert 'EMBEDDED, non-persistent' in output and 'Login:       admin / histomics' in output
+    assert 'EMBEDDED database: single-process demo storage' in output and 'Login:       admin / histomics' in output
     client = girder_client.GirderClient(apiUrl=demo['url'] + '/api/v1')
     client.authenticate('admin', 'histomics')
     collection = client.get('collection')[0]
