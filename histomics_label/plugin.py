@@ -3,12 +3,9 @@ slicer_cli_web, jobs and worker) and mounts the Histomics Label REST resources."
 import json
 import os
 
-from girder import events
 from girder.plugin import GirderPlugin, getPlugin
 
-from . import settings  # noqa: F401  (registers the setting validators)
-from .jobs.pipeline import record_job_failure
-from .models.project import Project
+from . import handlers, settings  # noqa: F401  (settings registers the setting validators)
 from .rest import HistomicsLabelResource
 
 
@@ -20,13 +17,6 @@ def client_source_dir():
         if os.path.isfile(os.path.join(candidate, 'package.json')):
             return candidate
     raise FileNotFoundError('The Histomics Label web client (web_client/package.json) is missing.')
-
-
-def _remove_folder_project(event):
-    """A project lives and dies with its folder."""
-    project = Project().findOne({'folderId': event.info['_id']})
-    if project is not None:
-        Project().remove(project)
 
 
 class HistomicsLabelPlugin(GirderPlugin):
@@ -42,5 +32,4 @@ class HistomicsLabelPlugin(GirderPlugin):
         for dependency in ('histomicsui', 'worker'):
             getPlugin(dependency).load(info)
         info['apiRoot'].histomics_label = HistomicsLabelResource()
-        events.bind('model.folder.remove', 'histomics_label', _remove_folder_project)
-        events.bind('jobs.job.update.after', 'histomics_label', record_job_failure)
+        handlers.bind()

@@ -2,6 +2,8 @@
 
 A stage is ``pending`` -> ``running`` (with its jobId) -> ``done`` when the worker reports the outputs
 back, or ``error`` (with the job's message) when the job fails; labels are never touched by a failure.
+Every move is checked against :mod:`..models.states` inside its update, so a late or duplicate report or
+failure never moves a finished stage or epoch backwards.
 """
 import datetime
 import io
@@ -24,6 +26,7 @@ from ..models.label import Label
 from ..models.project import Project
 from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
+from ..models.states import StageStatus, TrainingStatus
 from ..models.superpixels import SuperpixelGeometry
 from .launcher import launch_cli
 
@@ -59,7 +62,7 @@ def _segmentation_task(project, slide, item):
 
 
 def _features_task(project, slide, item):
-    if slide['segmentation'].get('status') != 'done':
+    if slide['segmentation'].get('status') != StageStatus.DONE:
         raise ValidationException('Slide %s is not segmented yet.' % slide['name'], 'itemIds')
     settings = project['settings']
     label_item = Item().load(slide['segmentation']['labelItemId'], force=True)
@@ -97,12 +100,21 @@ def launch_stage(project, slide, stage, user):
     """Queue a stage's CLI in Girder mode for one slide (it fetches ``slide_task`` and reports back)."""
     name, build_task, _, title = STAGES[stage]
     item = Item().load(slide['itemId'], force=True)
+    _require_move(slide, stage, StageStatus.RUNNING)
     build_task(project, slide, item)  # a slide not ready for the stage is a 400 now, not a failed job later
     job = launch_cli(
         name, {'projectId': project['_id'], 'itemId': item['_id']}, user, title='%s: %s' % (title, item['name']),
         details={'projectId': str(project['_id']), 'itemId': str(item['_id']), 'stage': stage})
-    ProjectSlide().set_stage(slide, stage, status='running', jobId=job['_id'], error=None)
+    if ProjectSlide().set_stage(slide, stage, StageStatus.RUNNING, jobId=job['_id'], error=None) is None:
+        Job().cancelJob(job)  # a concurrent launch won the stage
+        raise ProjectSlide().refusal(slide, stage, StageStatus.RUNNING)
     return job
+
+
+def _require_move(slide, stage, status):
+    """400 before any side effect when the slide's stage (as loaded) may not move to ``status``."""
+    if status not in StageStatus.valid_transitions(slide[stage].get('status')):
+        raise ProjectSlide().refusal(slide, stage, status)
 
 
 def launch_segmentation(project, slide, user):
@@ -126,10 +138,11 @@ def launch_features(project, slide, user):
 
 
 def ingest_features(project, slide, outputs, user):
-    """Record a slide's features file (the SuperpixelFeatures output)."""
+    """Record a slide's features file (the SuperpixelFeatures output); 400 if its features are done already."""
+    _require_move(slide, 'features', StageStatus.DONE)
     file = File().load((outputs.get('outputFeatures') or {}).get('fileId'), level=AccessType.READ, user=user,
                        exc=True)
-    return ProjectSlide().set_stage(slide, 'features', status='done', fileId=file['_id'], error=None)
+    return ProjectSlide().move_stage(slide, 'features', StageStatus.DONE, fileId=file['_id'], error=None)
 
 
 def training_manifest(project):
@@ -138,7 +151,7 @@ def training_manifest(project):
     Labels are the effective labels (adjudicated > consensus > single); disputed superpixels are left out."""
     categories, column = Category().columns(project)
     resolve = Category().resolve(Category().list(project))
-    slides = [s for s in ProjectSlide().list(project) if s['features'].get('status') == 'done']
+    slides = [s for s in ProjectSlide().list(project) if s['features'].get('status') == StageStatus.DONE]
     labels = []
     for slide in slides:
         for superpixel, entry in slide_effective_labels(project, slide['itemId'], resolve).items():
@@ -166,8 +179,11 @@ def model_summary(manifest):
 
 
 def record_training(project, epoch, **fields):
-    Project().update({'_id': project['_id']}, {'$set': {'training': dict(
-        {'epoch': epoch, 'error': None, 'started': datetime.datetime.now(datetime.timezone.utc)}, **fields)}})
+    """Start the training record of a new epoch (``running``); never over a newer epoch's record."""
+    Project().update({'_id': project['_id'], '$or': [{'training.epoch': {'$lt': epoch}}, {'training': None}]},
+                     {'$set': {'training': dict({'epoch': epoch, 'status': TrainingStatus.RUNNING, 'error': None,
+                                                 'started': datetime.datetime.now(datetime.timezone.utc)},
+                                                **fields)}})
 
 
 def reserve_epoch(project, user):
@@ -186,7 +202,7 @@ def reserve_epoch(project, user):
     body = json.dumps(manifest).encode()
     file = Upload().uploadFromFile(io.BytesIO(body), len(body), 'epoch %d manifest.json' % epoch,
                                    parentType='folder', parent=folder, user=user)
-    record_training(project, epoch, status='running', jobId=None, manifestFileId=file['_id'])
+    record_training(project, epoch, jobId=None, manifestFileId=file['_id'])
     return manifest
 
 
@@ -209,8 +225,7 @@ def launch_training(project, user):
             title='Train epoch %d: %s' % (epoch, project['name']),
             details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch})
     except Exception as exc:
-        Project().update({'_id': project['_id'], 'training.epoch': epoch},
-                         {'$set': {'training.status': 'error', 'training.error': str(exc)}})
+        Project().move_training(project['_id'], epoch, TrainingStatus.ERROR, error=str(exc))
         raise
     Project().update({'_id': project['_id'], 'training.epoch': epoch}, {'$set': {'training.jobId': job['_id']}})
     return job
@@ -224,7 +239,8 @@ def maybe_retrain(project, user, changed):
         return None
     project = Project().collection.find_one_and_update(
         {'_id': project['_id']}, {'$inc': {'labelsSinceTraining': changed}}, return_document=True)
-    if project['labelsSinceTraining'] < interval or (project.get('training') or {}).get('status') == 'running':
+    training = project.get('training') or {}
+    if project['labelsSinceTraining'] < interval or training.get('status') == TrainingStatus.RUNNING:
         return None
     try:
         return launch_training(project, user)
@@ -238,6 +254,7 @@ def ingest_segmentation(project, slide, outputs, user):
         raise ValidationException('outputs needs %s.' % ' and '.join(SEGMENTATION_OUTPUTS[:2]), 'outputs')
     if Label().findOne({'projectId': project['_id'], 'itemId': slide['itemId']}):
         raise ValidationException('Slide %s already has labels on its superpixels.' % slide['itemId'], 'itemId')
+    _require_move(slide, 'segmentation', StageStatus.DONE)
     data = File().load(outputs['outputSuperpixelData'].get('fileId'), level=AccessType.READ, user=user, exc=True)
     with File().open(data) as stream:
         try:
@@ -255,24 +272,33 @@ def ingest_segmentation(project, slide, outputs, user):
         annotationIds=(outputs.get('outputAnnotationFile') or {}).get('annotationIds', []), error=None)
 
 
-def record_job_failure(event):
-    """``jobs.job.update.after``: a failed or canceled stage job marks its slide stage as ``error``."""
-    job = event.info['job']
+def start_features(project, slide, user):
+    """Queue the features of a slide that was just segmented. A launch that fails (the queue is unreachable,
+    the stage is not ready) is recorded as the features' error where the state allows it; a features job
+    still running keeps its stage. Returns the slide as stored."""
+    try:
+        launch_features(project, slide, user)
+    except Exception as exc:
+        if slide['features'].get('status') != StageStatus.RUNNING:
+            ProjectSlide().set_stage(slide, 'features', StageStatus.ERROR, error=str(exc))
+    return ProjectSlide().load(slide['_id'])
+
+
+def record_job_failure(job):
+    """A failed or canceled job of ours moves its slide stage (only if the stage still records that job) or its
+    training epoch from ``running`` to ``error`` with the job's error; returns whether a state moved."""
     details = job.get('histomicsLabel') or {}
     if job['status'] not in (JobStatus.ERROR, JobStatus.CANCELED) or 'stage' not in details:
-        return
+        return False
     log = ''.join(Job().load(job['_id'], force=True, includeLog=True).get('log') or [])
     error = error_summary(log) or 'The job ended with status %s.' % job['status']
     if details['stage'] == 'training':
-        Project().update({'_id': ObjectId(details['projectId']), 'training.epoch': details['epoch'],
-                          'training.status': 'running'},
-                         {'$set': {'training.status': 'error', 'training.error': error}})
-        return
+        return Project().move_training(ObjectId(details['projectId']), details['epoch'], TrainingStatus.ERROR,
+                                       error=error)
     slide = ProjectSlide().findOne({'projectId': ObjectId(details['projectId']),
                                     'itemId': ObjectId(details['itemId'])})
-    if slide is None or slide[details['stage']].get('jobId') != job['_id']:
-        return
-    ProjectSlide().set_stage(slide, details['stage'], status='error', error=error)
+    return slide is not None and ProjectSlide().set_stage(
+        slide, details['stage'], StageStatus.ERROR, job_id=job['_id'], error=error) is not None
 
 
 def error_summary(log):

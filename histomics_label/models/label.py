@@ -145,6 +145,12 @@ class LabeledKeys(Model):
         doc = self.collection.find_one({'_id': self._id(project['_id'], user['_id'])})
         return (doc or {}).get('keys', [])
 
+    def drop_slide(self, project, slide_index):
+        """Remove a slide's keys from every user's set."""
+        first, end = (int(superpixel_keys(index, 0)) for index in (slide_index, slide_index + 1))
+        self.collection.update_many({'projectId': project['_id']},
+                                    {'$pull': {'keys': {'$gte': first, '$lt': end}}})
+
 
 class LabelHistory(Model):
     """Append-only log of label changes; ``categoryId`` None records a removal."""

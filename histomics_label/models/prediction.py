@@ -15,9 +15,10 @@ from girder.models.model_base import Model
 
 from .label import LabeledKeys
 from .slide import ProjectSlide
-from .superpixel_key import split_key, superpixel_keys
+from .superpixel_key import KEY_SHIFT, split_key, superpixel_keys
 
 RANKING_CHUNK = 500000
+ROW_ARRAYS = ('slide_index', 'superpixel', 'predicted', 'probabilities', 'certainty')
 
 
 def _array(doc, field, dtype, shape=(-1,)):
@@ -44,6 +45,10 @@ class Prediction(Model):
         return {d['itemId']: d['_id'] for d in self.collection.find(
             {'projectId': project_id, 'epoch': epoch}, {'itemId': True})}
 
+    def drop_slide(self, project, item_id):
+        """Delete a slide's predictions of every epoch."""
+        self.collection.delete_many({'projectId': project['_id'], 'itemId': item_id})
+
     @functools.lru_cache(maxsize=256)
     def _arrays(self, doc_id):
         doc = self.load(doc_id)
@@ -62,12 +67,24 @@ class Ranking(Model):
 
     def keys(self, project):
         """The current epoch's ranked superpixel keys, or None before any training."""
-        return self._keys(project['_id'], project.get('epoch'))
+        return self._keys(project['_id'], project.get('epoch'), len(project.get('removedSlides') or ()))
 
+    # A published ranking changes only when a slide is removed (drop_slide), and the project records the
+    # removal right after: the count of removed slides versions the cache in every process.
     @functools.lru_cache(maxsize=16)
-    def _keys(self, project_id, epoch):
+    def _keys(self, project_id, epoch, removed_slides):
         chunks = list(self.collection.find({'projectId': project_id, 'epoch': epoch}, sort=[('chunk', 1)]))
         return np.concatenate([_array(c, 'keys', np.int64) for c in chunks]) if chunks else None
+
+    def drop_slide(self, project, slide_index):
+        """Remove a slide's keys from every stored epoch's ranking (a chunk left empty goes)."""
+        for chunk in self.collection.find({'projectId': project['_id']}, {'keys': True}):
+            keys = _array(chunk, 'keys', np.int64)
+            kept = keys[(keys >> KEY_SHIFT) != slide_index]
+            if not len(kept):
+                self.collection.delete_one({'_id': chunk['_id']})
+            elif len(kept) < len(keys):
+                self.collection.update_one({'_id': chunk['_id']}, {'$set': {'keys': Binary(kept.tobytes())}})
 
 
 def store_epoch(project, epoch, arrays, category_ids):
@@ -76,11 +93,13 @@ def store_epoch(project, epoch, arrays, category_ids):
 
     ``arrays``: ``slide_index``, ``superpixel``, ``predicted`` (column), ``probabilities`` (n, k),
     ``certainty`` (n,), ``ranking`` (row indices in acquisition order). Columns follow ``category_ids``.
+    Rows of slides removed from the project while the epoch trained are left out.
     """
     if epoch <= project.get('epoch', 0):
         raise ValidationException('Epoch %d is not newer than the current epoch %d.' % (
             epoch, project.get('epoch', 0)), 'epoch')
     _check_arrays(arrays, len(category_ids))
+    arrays = _without_removed_slides(project, arrays)
     slides = {s['index']: s for s in ProjectSlide().list(project)}
     slide_index, superpixel = arrays['slide_index'].astype(np.int64), arrays['superpixel'].astype(np.int64)
     for index in np.unique(slide_index):
@@ -107,8 +126,20 @@ def store_epoch(project, epoch, arrays, category_ids):
     return [int(i) for i in np.unique(slide_index)]
 
 
+def _without_removed_slides(project, arrays):
+    """The arrays without the rows of slides removed while the epoch trained (and without their ranking)."""
+    removed = np.isin(arrays['slide_index'], [r['index'] for r in project.get('removedSlides') or ()])
+    if not removed.any():
+        return arrays
+    kept = ~removed
+    row = np.cumsum(kept) - 1
+    ranking = np.asarray(arrays['ranking'])
+    return dict(arrays, ranking=row[ranking[kept[ranking]]],
+                **{name: np.asarray(arrays[name])[kept] for name in ROW_ARRAYS})
+
+
 def _check_arrays(arrays, columns):
-    required = ('slide_index', 'superpixel', 'predicted', 'probabilities', 'certainty', 'ranking')
+    required = ROW_ARRAYS + ('ranking',)
     missing = [name for name in required if name not in arrays]
     if missing:
         raise ValidationException('Predictions lack %s.' % ', '.join(missing))

@@ -17,9 +17,12 @@ from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
 from .review import Review
 from .slide import ProjectSlide
+from .states import TrainingStatus
 from .superpixels import SuperpixelGeometry
 
 DATA_FOLDER = 'Histomics Label data'
+#: what a project derives from its slides and labels (recomputable; an archived project drops it)
+DERIVED = (LabeledKeys, ProjectSlide, SuperpixelGeometry, Prediction, Ranking)
 FEATURE_KINDS = ('embedding', 'patches')
 MODEL_KINDS = tuple(sorted(DEFAULT_BACKENDS))
 MODEL_BACKENDS = tuple(sorted({backend for _, backend in REGISTRY}))
@@ -110,18 +113,63 @@ class Project(Model):
             'updated': now, 'settings': validate_settings(settings or {}), 'epoch': 0,
         })
 
-    def remove(self, project, **kwargs):
-        """Delete the project and everything it owns (not the slides themselves)."""
-        for model in (Category, Label, LabelHistory, LabeledKeys, Review, ProjectSlide, SuperpixelGeometry, Prediction,
-                      Ranking):
+    def label_counts(self, project):
+        """(labels, label history entries) of the project, removed slides' included."""
+        return tuple(model().collection.count_documents({'projectId': project['_id']})
+                     for model in (Label, LabelHistory))
+
+    def remove(self, project, delete_labels=False, **kwargs):
+        """Delete the project and everything it owns (not the slides themselves). Labels are never deleted
+        silently: a project with labels or label history needs ``delete_labels=True`` (400 otherwise)."""
+        labels, history = self.label_counts(project)
+        if (labels or history) and not delete_labels:
+            raise ValidationException(
+                'Project %s has %d labels and %d label history entries; deleting it deletes them too. '
+                'Confirm with deleteLabels=true.' % (project['name'], labels, history), 'deleteLabels')
+        for model in (Category, Label, LabelHistory, Review) + DERIVED:
             model().collection.delete_many({'projectId': project['_id']})
         return super().remove(project, **kwargs)
+
+    def remove_slide(self, project, slide):
+        """Drop a slide whose item is deleted: its ranking keys, predictions, labeled keys, superpixels and
+        the slide go; its labels, history and reviews stay. The project records the removal
+        (``removedSlides``: itemId, name, index, time, labels), so its index is never handed out again."""
+        Ranking().drop_slide(project, slide['index'])
+        labels = Label().collection.count_documents({'projectId': project['_id'], 'itemId': slide['itemId']})
+        self.update({'_id': project['_id']}, {
+            '$push': {'removedSlides': {
+                'itemId': slide['itemId'], 'name': slide['name'], 'index': slide['index'],
+                'removed': datetime.datetime.now(datetime.timezone.utc), 'labels': labels}}})
+        LabeledKeys().drop_slide(project, slide['index'])
+        Prediction().drop_slide(project, slide['itemId'])
+        SuperpixelGeometry().collection.delete_many({'slideId': slide['_id']})
+        ProjectSlide().collection.delete_one({'_id': slide['_id']})
+
+    def archive(self, project, reason):
+        """Keep a project whose folder is gone for its labels: its remaining slides are removed
+        (:meth:`remove_slide`), its derived data dropped, and ``archived`` records when and why. Its labels,
+        history, reviews and categories stay."""
+        for slide in ProjectSlide().list(project):
+            self.remove_slide(project, slide)
+        for model in DERIVED:
+            model().collection.delete_many({'projectId': project['_id']})
+        self.update({'_id': project['_id']}, {'$set': {'archived': {
+            'time': datetime.datetime.now(datetime.timezone.utc), 'reason': reason}}})
+        return self.load(project['_id'])
+
+    def move_training(self, project_id, epoch, status, **fields):
+        """Move the training record of ``epoch`` to ``status`` if it may (:class:`.states.TrainingStatus`);
+        returns whether it moved (a late report for a finished or superseded epoch changes nothing)."""
+        fields = {'training.%s' % key: value for key, value in dict(fields, status=status).items()}
+        return self.collection.update_one(
+            {'_id': project_id, 'training.epoch': epoch, 'training.status': {'$in': TrainingStatus.sources(status)}},
+            {'$set': fields}).modified_count == 1
 
     def publish_epoch(self, project, epoch, slide_indices, model_info=None):
         """Make a stored epoch the current one in one atomic write; drop epochs older than the previous."""
         self.update({'_id': project['_id'], 'epoch': {'$lt': epoch}}, {'$set': {
             'epoch': epoch, 'model': dict(model_info or {}, epoch=epoch)}})
-        self.update({'_id': project['_id'], 'training.epoch': epoch}, {'$set': {'training.status': 'done'}})
+        self.move_training(project['_id'], epoch, TrainingStatus.DONE)
         ProjectSlide().update({'projectId': project['_id'], 'index': {'$in': list(slide_indices)}},
                               {'$set': {'epoch': epoch}})
         for model in (Prediction, Ranking):

@@ -11,6 +11,7 @@ from girder.exceptions import ValidationException
 from girder.models.model_base import Model
 
 from .slide import ProjectSlide
+from .states import StageStatus
 
 
 def check_superpixel(value, count, field):
@@ -29,20 +30,23 @@ class SuperpixelGeometry(Model):
         return doc
 
     def store(self, slide, centroids, bboxes, **segmentation):
-        """Replace the slide's superpixels; returns the updated slide (with ``superpixelCount``)."""
+        """Record the slide's superpixels and its segmentation as done; returns the updated slide (with
+        ``superpixelCount``). 400 (nothing written) when the segmentation is done already."""
         centroids = np.asarray(centroids, dtype=np.float32)
         bboxes = np.asarray(bboxes, dtype=np.float32)
         count = len(centroids)
         if centroids.shape != (count, 2) or bboxes.shape != (count, 4) or count == 0:
             raise ValidationException('Superpixels need (n, 2) centroids and (n, 4) bboxes with n > 0.')
+        # the transition is claimed first: a second report for a done segmentation is a 400 that writes nothing
+        slide = ProjectSlide().move_stage(slide, 'segmentation', StageStatus.DONE,
+                                          slide_fields={'superpixelCount': count}, **segmentation)
         existing = self.findOne({'slideId': slide['_id']}, fields=['version'])
         version = (existing or {}).get('version', 0) + 1
         self.collection.replace_one({'slideId': slide['_id']}, {
             'slideId': slide['_id'], 'projectId': slide['projectId'], 'itemId': slide['itemId'],
             'count': count, 'version': version, 'centroids': Binary(centroids.tobytes()),
             'bboxes': Binary(bboxes.tobytes())}, upsert=True)
-        ProjectSlide().update({'_id': slide['_id']}, {'$set': {'superpixelCount': count}})
-        return ProjectSlide().set_stage(slide, 'segmentation', **dict(segmentation, status='done'))
+        return slide
 
     def geometry(self, slide):
         """(centroids (n, 2), bboxes (n, 4)) of a segmented slide, or None."""
