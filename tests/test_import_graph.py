@@ -114,9 +114,6 @@ def test_the_jobs_package_has_no_import_cycle():
                     for module, targets in jobs.items()})
 
 
-@pytest.mark.xfail(strict=True, reason='two cycles closed by imports inside functions remain: '
-                   'core.classifiers <-> core.classifiers.base, and models.project -> models.category -> '
-                   'models.project (with label, prediction, review); drop this mark when they are gone')
 def test_the_package_has_no_import_cycle():
     assert_acyclic(import_graph())
 

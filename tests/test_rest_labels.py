@@ -66,14 +66,14 @@ def test_bad_labels_are_a_400_and_write_nothing(server, admin, project, segmente
         ({'itemId': str(segmented['itemId']), 'labels': [good, {'superpixel': SUPERPIXELS,
                                                                  'categoryId': tumor['_id']}]}, 'does not exist'),
         ({'itemId': str(segmented['itemId']), 'labels': [good, {'superpixel': -1, 'categoryId': tumor['_id']}]},
-         'does not exist'),
+         'body.labels[1].superpixel: -1 is less than the minimum of 0'),
         ({'itemId': str(segmented['itemId']), 'labels': [good, {'superpixel': 2, 'categoryId': '0' * 24}]},
          'Unknown or merged category'),
         ({'itemId': str(other['_id']), 'labels': [good]}, 'is not a slide of project'),
-        ({'itemId': str(segmented['itemId']), 'labels': []}, 'non-empty list'),
-        ({'itemId': str(segmented['itemId']), 'labels': [good], 'source': 'magic'}, 'source must be'),
+        ({'itemId': str(segmented['itemId']), 'labels': []}, 'body.labels: [] should be non-empty'),
+        ({'itemId': str(segmented['itemId']), 'labels': [good], 'source': 'magic'}, "body.source: 'magic' is not one of"),
         ({'itemId': str(segmented['itemId']), 'labels': [{'superpixel': '1', 'categoryId': tumor['_id']}]},
-         'does not exist'),
+         "body.labels[0].superpixel: '1' is not of type 'integer'"),
     ]
     for body, message in cases:
         resp = put_labels(server, admin, project, body)

@@ -131,7 +131,12 @@ def test_delete_removes_the_project_and_what_it_owns(server, admin, project, seg
                                     'labels': [{'superpixel': 1, 'categoryId': category['_id']}]}),
                    type='application/json')
     assert count(Label) == 1
-    assertStatusOk(server.request('/histomics_label/project/%s' % project['_id'], method='DELETE', user=admin))
+    path = '/histomics_label/project/%s' % project['_id']
+    resp = server.request(path, method='DELETE', user=admin)  # labels are never deleted silently
+    assertStatus(resp, 400)
+    assert 'has 1 labels' in resp.json['message'] and 'deleteLabels=true' in resp.json['message']
+    assert count(Project) == count(Category) == count(Label) == count(ProjectSlide) == 1
+    assertStatusOk(server.request(path, method='DELETE', user=admin, params={'deleteLabels': 'true'}))
     assert count(Project) == count(Category) == count(Label) == count(ProjectSlide) == 0
 
 

@@ -77,7 +77,7 @@ def test_bad_reviews_are_a_400_and_write_nothing(server, admin, labeler, project
     item = str(segmented['itemId'])
     good = {'superpixel': 0, 'verdict': 'agree', 'categoryId': tumor}
     for bad, message in (
-            ({'superpixel': 0, 'verdict': 'maybe'}, 'needs a verdict'),
+            ({'superpixel': 0, 'verdict': 'maybe'}, "body.reviews[1].verdict: 'maybe' is not one of"),
             ({'superpixel': 0, 'verdict': 'correct'}, 'needs a known'),
             ({'superpixel': 1000, 'verdict': 'flag'}, 'does not exist'),
             ({'superpixel': 0, 'verdict': 'agree', 'categoryId': '0' * 24}, 'needs a known')):

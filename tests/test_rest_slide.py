@@ -31,9 +31,9 @@ def test_tissue_detection_rejects_anonymous_and_read_only_users(server, slide_it
 
 @pytest.mark.plugin('histomics_label')
 @pytest.mark.parametrize('params,message', [
-    ({'analysisSize': 64}, 'analysisSize must be between'),
+    ({'analysisSize': 64}, 'analysisSize must be at least 128, got 64'),
     ({'analysisSize': 'big'}, 'analysisSize'),
-    ({'minAreaFraction': 0.9}, 'minAreaFraction must be between'),
+    ({'minAreaFraction': 0.9}, 'minAreaFraction must be at most 0.5, got 0.9'),
 ])
 def test_tissue_detection_rejects_bad_parameters(server, slide_item, admin, params, message):
     resp = server.request('/histomics_label/slide/%s/tissue_detection' % slide_item['_id'],

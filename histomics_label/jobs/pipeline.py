@@ -10,6 +10,7 @@ import io
 import json
 import re
 
+import numpy as np
 from bson import ObjectId
 from girder.constants import AccessType
 from girder.exceptions import ValidationException
@@ -20,6 +21,7 @@ from girder_jobs.constants import JobStatus
 from girder_jobs.models.job import Job
 from girder_large_image.models.image_item import ImageItem
 
+from ..core.features.store import describe_features
 from ..core.superpixel_set import load_superpixel_data
 from ..models.category import Category
 from ..models.label import Label
@@ -118,9 +120,13 @@ def _require_move(slide, stage, status):
 
 
 def launch_segmentation(project, slide, user):
-    """Queue the SuperpixelSegmentation CLI for one slide with the project's settings."""
+    """Queue the SuperpixelSegmentation CLI for one slide with the project's settings. A slide with labels
+    keeps its superpixels (its labels refer to them): 400."""
     item = Item().load(slide['itemId'], force=True)
     require_large_image(item)
+    if Label().findOne({'projectId': project['_id'], 'itemId': slide['itemId']}):
+        raise ValidationException('Slide %s has labels on its superpixels; it cannot be segmented again.' %
+                                  item['name'], 'itemIds')
     try:
         native = ImageItem().getMetadata(item).get('magnification')
     except Exception as exc:
@@ -137,11 +143,34 @@ def launch_features(project, slide, user):
     return launch_stage(project, slide, 'features', user)
 
 
+def check_features_file(project, slide, file):
+    """400 unless ``file`` is a complete features file of the project's kind with one row per superpixel of
+    the slide (every id 0..count-1 once) and non-empty rows."""
+    with File().open(file) as stream:
+        try:
+            ids, row_shape, attrs = describe_features(stream)
+        except ValueError as exc:
+            raise ValidationException('File %s is not usable as features: %s.' % (file['name'], exc), 'outputs')
+    count = slide.get('superpixelCount') or 0
+    problems = []
+    if attrs.get('kind') != project['settings']['featureKind']:
+        problems.append('its kind is %r, the project uses %r' % (attrs.get('kind'), project['settings']['featureKind']))
+    if len(ids) != count or not np.array_equal(np.sort(ids), np.arange(count)):
+        problems.append('its ids are not the %d superpixels of the slide' % count)
+    if not row_shape or 0 in row_shape:
+        problems.append('its rows are empty')
+    if problems:
+        raise ValidationException('File %s does not fit slide %s: %s.' % (file['name'], slide['name'],
+                                                                         '; '.join(problems)), 'outputs')
+
+
 def ingest_features(project, slide, outputs, user):
-    """Record a slide's features file (the SuperpixelFeatures output); 400 if its features are done already."""
+    """Record a slide's features file (the SuperpixelFeatures output) once it is checked."""
+    if slide['segmentation'].get('status') != StageStatus.DONE:
+        raise ValidationException('Slide %s is not segmented.' % slide['name'], 'itemId')
     _require_move(slide, 'features', StageStatus.DONE)
-    file = File().load((outputs.get('outputFeatures') or {}).get('fileId'), level=AccessType.READ, user=user,
-                       exc=True)
+    file = File().load(outputs['outputFeatures']['fileId'], level=AccessType.READ, user=user, exc=True)
+    check_features_file(project, slide, file)
     return ProjectSlide().move_stage(slide, 'features', StageStatus.DONE, fileId=file['_id'], error=None)
 
 

@@ -6,8 +6,11 @@ sets ``mergedInto`` (labels are not rewritten), which makes a merge undoable: un
 """
 import re
 
+from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder.models.model_base import Model
+
+from .access import ProjectScopedAccessMixin
 
 _COLOR = re.compile(r'^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8}|rgba?\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*'
                     r'(,\s*(0|1|0?\.\d+)\s*)?\))$')
@@ -21,10 +24,12 @@ def usable_categories(categories):
     return {str(c['_id']): c['_id'] for c in categories if c.get('mergedInto') is None}
 
 
-class Category(Model):
+class Category(ProjectScopedAccessMixin, Model):
     def initialize(self):
         self.name = 'histomics_label_category'
         self.ensureIndices([('projectId', {}), ([('projectId', 1), ('order', 1)], {})])
+        self.exposeFields(AccessType.READ, ('_id', 'projectId', 'name', 'fillColor', 'strokeColor', 'hotkey',
+                                            'excluded', 'order', 'mergedInto'))
 
     def validate(self, doc):
         doc['name'] = (doc.get('name') or '').strip()

@@ -5,6 +5,7 @@ one bulk write. Every change is also appended to the label history (who, when, s
 """
 import datetime
 
+from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder.models.model_base import Model
 from pymongo import DeleteOne, UpdateOne
@@ -33,6 +34,8 @@ class Label(Model):
             ([('projectId', 1), ('categoryId', 1)], {}),
             ([('projectId', 1), ('itemId', 1), ('x', 1), ('y', 1)], {}),
         ])
+        self.exposeFields(AccessType.READ, ('_id', 'projectId', 'itemId', 'superpixel', 'userId', 'categoryId',
+                                            'source', 'epoch', 'created', 'updated'))
 
     def validate(self, doc):
         return doc
@@ -161,6 +164,8 @@ class LabelHistory(Model):
             ([('projectId', 1), ('itemId', 1), ('superpixel', 1), ('time', 1)], {}),
             ([('projectId', 1), ('userId', 1), ('time', 1)], {}),
         ])
+        self.exposeFields(AccessType.READ, ('_id', 'projectId', 'itemId', 'superpixel', 'userId', 'categoryId',
+                                            'source', 'epoch', 'time'))
 
     def validate(self, doc):
         return doc

@@ -12,6 +12,7 @@ from girder.models.model_base import Model
 from ..core.acquisition import STRATEGIES
 from ..core.classifiers import DEFAULT_BACKENDS, REGISTRY
 from ..core.features.backbones import backbone_needs_weights
+from .access import PROJECT_COLLECTION, FolderAccessMixin
 from .category import Category
 from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
@@ -90,10 +91,31 @@ def validate_settings(settings, base=None):
     return result
 
 
-class Project(Model):
+#: what the API shows of a project (and of its ``training`` state); the rest is internal bookkeeping
+EXPOSED = ('_id', 'name', 'folderId', 'creatorId', 'created', 'updated', 'settings', 'epoch', 'model', 'training',
+           'removedSlides', 'archived')
+TRAINING_EXPOSED = ('epoch', 'status', 'jobId', 'error', 'started')
+
+
+class Project(FolderAccessMixin, Model):
     def initialize(self):
-        self.name = 'histomics_label_project'
+        self.name = PROJECT_COLLECTION
         self.ensureIndices([('folderId', {'unique': True}), 'creatorId'])
+        self.exposeFields(AccessType.READ, EXPOSED)
+
+    def access_folder(self, project):
+        return Folder().load(project['folderId'], force=True) if project.get('folderId') else None
+
+    def filter(self, project, user=None, additionalKeys=None):
+        """The exposed fields (always with ``removedSlides`` and ``archived``), the training state without its
+        internals, and the caller's ``_accessLevel``."""
+        result = super().filter(project, user, additionalKeys)
+        result.setdefault('removedSlides', [])
+        result.setdefault('archived', None)
+        if result.get('training'):
+            result['training'] = {key: result['training'].get(key) for key in TRAINING_EXPOSED}
+        result['_accessLevel'] = self.getAccessLevel(project, user)
+        return result
 
     def validate(self, doc):
         doc['name'] = (doc.get('name') or '').strip()
@@ -155,7 +177,7 @@ class Project(Model):
             model().collection.delete_many({'projectId': project['_id']})
         self.update({'_id': project['_id']}, {'$set': {'archived': {
             'time': datetime.datetime.now(datetime.timezone.utc), 'reason': reason}}})
-        return self.load(project['_id'])
+        return self.load(project['_id'], force=True)
 
     def move_training(self, project_id, epoch, status, **fields):
         """Move the training record of ``epoch`` to ``status`` if it may (:class:`.states.TrainingStatus`);
@@ -174,7 +196,7 @@ class Project(Model):
                               {'$set': {'epoch': epoch}})
         for model in (Prediction, Ranking):
             model().collection.delete_many({'projectId': project['_id'], 'epoch': {'$lt': epoch - 1}})
-        return self.load(project['_id'])
+        return self.load(project['_id'], force=True)
 
     def data_folder(self, project, user):
         """Subfolder of the project folder for derived data (label images, features, models, manifests)."""
@@ -183,16 +205,13 @@ class Project(Model):
             description='Superpixels, features and models computed by Histomics Label')
 
     def folder(self, project):
-        return Folder().load(project['folderId'], force=True)
-
-    def load_with_access(self, project_id, user, level=AccessType.READ):
-        """Load a project if ``user`` has ``level`` on its folder (AccessException -> 403 otherwise)."""
-        project = self.load(project_id, exc=True)
-        Folder().requireAccess(self.folder(project), user, level)
-        return project
-
-    def access_level(self, project, user):
-        return Folder().getAccessLevel(self.folder(project), user)
+        """The project's folder; 400 for an archived project, whose folder is gone."""
+        folder = self.access_folder(project)
+        if folder is None:
+            raise ValidationException('Project %s is archived (%s): it has no folder of slides any more.' % (
+                project['name'], (project.get('archived') or {}).get('reason', 'its folder was deleted')),
+                'id')
+        return folder
 
     def update_settings(self, project, settings, name=None):
         project['settings'] = validate_settings(settings, project['settings'])
@@ -204,8 +223,7 @@ class Project(Model):
     def find_readable(self, user, limit=0, offset=0):
         """Projects whose folder ``user`` can read, oldest first, paged after the access filter."""
         cursor = self.find({}, sort=[('created', 1), ('_id', 1)])
-        readable = (p for p in cursor
-                    if Folder().hasAccess(self.folder(p) or {}, user, AccessType.READ))
+        readable = (p for p in cursor if self.hasAccess(p, user, AccessType.READ))
         for index, project in enumerate(readable):
             if index < offset:
                 continue

@@ -11,6 +11,7 @@ Effective label rule (docs/labels.md), for one superpixel, after resolving categ
 import collections
 import datetime
 
+from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder.models.model_base import Model
 from pymongo import UpdateOne
@@ -29,6 +30,8 @@ class Review(Model):
             ([('projectId', 1), ('itemId', 1), ('superpixel', 1)], {}),
             ([('projectId', 1), ('reviewerId', 1)], {}),
         ])
+        self.exposeFields(AccessType.READ, ('_id', 'projectId', 'itemId', 'superpixel', 'reviewerId', 'verdict',
+                                            'categoryId', 'comment', 'time'))
 
     def validate(self, doc):
         return doc

@@ -2,6 +2,7 @@
 (segmented into how many superpixels, featurized). Superpixel geometry lives in :mod:`.superpixels`."""
 import datetime
 
+from girder.constants import AccessType
 from girder.exceptions import ValidationException
 from girder.models.item import Item
 from girder.models.model_base import Model
@@ -19,6 +20,8 @@ class ProjectSlide(Model):
         self.ensureIndices([([('projectId', 1), ('itemId', 1)], {'unique': True}),
                             ([('projectId', 1), ('index', 1)], {'unique': True}),
                             'itemId'])  # every item deletion looks its slides up
+        self.exposeFields(AccessType.READ, ('_id', 'projectId', 'itemId', 'name', 'index', 'superpixelCount',
+                                            'epoch', 'created', 'segmentation', 'features', 'annotations'))
 
     def validate(self, doc):
         return doc

@@ -1,13 +1,13 @@
 """``/histomics_label/project/{id}/category`` and ``/histomics_label/category/{id}``."""
 from girder.api import access
-from girder.api.describe import Description, autoDescribeRoute
+from girder.api.rest import filtermodel
 from girder.constants import AccessType
 from girder.exceptions import ValidationException
 
 from ..models.category import Category
 from ..models.label import Label
 from ..models.review import Review
-from .common import category_for, project_for
+from .validation import Description, autoDescribeRoute
 
 EDITABLE = ('name', 'fillColor', 'strokeColor', 'hotkey', 'excluded', 'order')
 
@@ -18,7 +18,7 @@ def _category_params(description, required_name):
             .param('fillColor', 'Fill colour: #rrggbb[aa], rgb() or rgba().', required=False)
             .param('strokeColor', 'Outline colour (defaults to the fill colour).', required=False)
             .param('hotkey', 'One lower-case letter or digit that applies this category.', required=False)
-            .param('excluded', 'Exclude from training.', dataType='boolean', required=False))
+            .boolParam('excluded', 'Exclude from training.'))
 
 
 class CategoryEndpoints:
@@ -31,36 +31,38 @@ class CategoryEndpoints:
         root.route('DELETE', ('category', ':id'), self.delete)
 
     @access.user
+    @filtermodel(Category)
     @autoDescribeRoute(
         Description('List a project\'s categories in display order; merged ones carry mergedInto.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.READ)
         .errorResponse('Read access was denied on the project folder.', 403)
     )
-    def find(self, id):
-        return Category().list(project_for(id))
+    def find(self, project):
+        return Category().list(project)
 
     @access.user
+    @filtermodel(Category)
     @autoDescribeRoute(
         _category_params(Description('Add a category (needs write access on the project folder).')
-                         .param('id', 'The project id.', paramType='path'), True)
+                         .projectParam(AccessType.WRITE), True)
         .errorResponse('Invalid or duplicate name, colour or hotkey.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def create(self, id, name, fillColor, strokeColor, hotkey, excluded):
-        project = project_for(id, AccessType.WRITE)
+    def create(self, project, name, fillColor, strokeColor, hotkey, excluded):
         return Category().create(project, name, fillColor, strokeColor, hotkey, bool(excluded))
 
     @access.user
+    @filtermodel(Category)
     @autoDescribeRoute(
         _category_params(Description('Rename, recolour, set the hotkey, order or training exclusion of a '
                                      'category. Labels refer to the id, so nothing else is rewritten.')
-                         .param('id', 'The category id.', paramType='path'), False)
-        .param('order', 'Display position.', dataType='integer', required=False)
+                         .modelParam('id', 'The category id.', model=Category, level=AccessType.WRITE,
+                                     destName='category'), False)
+        .intParam('order', 'Display position.', minimum=0, maximum=10000, required=False)
         .errorResponse('Invalid or duplicate name, colour or hotkey.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def update(self, id, **fields):
-        category, _ = category_for(id, AccessType.WRITE)
+    def update(self, category, **fields):
         for key in EDITABLE:
             if fields.get(key) is not None:
                 category[key] = fields[key]
@@ -69,38 +71,38 @@ class CategoryEndpoints:
         return Category().save(category)
 
     @access.user
+    @filtermodel(Category)
     @autoDescribeRoute(
         Description('Merge a category into another: its labels count as the other\'s from now on, without '
                     'being rewritten, so the merge can be undone (needs admin access).')
-        .param('id', 'The category to merge away.', paramType='path')
-        .param('into', 'The category id that absorbs it.')
+        .modelParam('id', 'The category to merge away.', model=Category, level=AccessType.ADMIN,
+                    destName='category')
+        .modelParam('into', 'The category id that absorbs it.', model=Category, level=AccessType.ADMIN,
+                    paramType='query', destName='target')
         .errorResponse('Merging into itself, another project\'s or a cycle.', 400)
         .errorResponse('Admin access was denied on the project folder.', 403)
     )
-    def merge(self, id, into):
-        category, _ = category_for(id, AccessType.ADMIN)
-        target = Category().load(into, exc=True)
+    def merge(self, category, target):
         return Category().merge(category, target)
 
     @access.user
+    @filtermodel(Category)
     @autoDescribeRoute(
         Description('Undo a merge: the category and its labels stand on their own again.')
-        .param('id', 'The category id.', paramType='path')
+        .modelParam('id', 'The category id.', model=Category, level=AccessType.ADMIN, destName='category')
         .errorResponse('Admin access was denied on the project folder.', 403)
     )
-    def unmerge(self, id):
-        category, _ = category_for(id, AccessType.ADMIN)
+    def unmerge(self, category):
         return Category().unmerge(category)
 
     @access.user
     @autoDescribeRoute(
         Description('Delete a category nobody has used; a used one must be merged instead.')
-        .param('id', 'The category id.', paramType='path')
+        .modelParam('id', 'The category id.', model=Category, level=AccessType.ADMIN, destName='category')
         .errorResponse('The category has labels or reviews, or others are merged into it.', 400)
         .errorResponse('Admin access was denied on the project folder.', 403)
     )
-    def delete(self, id):
-        category, _ = category_for(id, AccessType.ADMIN)
+    def delete(self, category):
         used = (Label().findOne({'categoryId': category['_id']}) or
                 Review().findOne({'categoryId': category['_id']}) or
                 Category().findOne({'mergedInto': category['_id']}))
@@ -108,4 +110,4 @@ class CategoryEndpoints:
             raise ValidationException('Category %r is in use; merge it into another instead.' % category['name'],
                                       'id')
         Category().remove(category)
-        return {'message': 'Deleted category %s.' % id}
+        return {'message': 'Deleted category %s.' % category['_id']}

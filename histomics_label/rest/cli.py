@@ -1,6 +1,6 @@
 """``/histomics_label/cli``: the Slicer CLIs this plugin can run."""
 from girder.api import access
-from girder.api.describe import Description, autoDescribeRoute
+from .validation import Description, autoDescribeRoute
 
 from ..jobs.cli_catalog import cli_names, cli_spec
 

@@ -1,17 +1,27 @@
 """The project pipeline: segment / featurize / train endpoints, the tasks CLIs in Girder mode fetch, and the
 routes they report their outputs to."""
 from girder.api import access
-from girder.api.describe import Description, autoDescribeRoute
-from girder.api.rest import getCurrentUser
+from girder.api.rest import filtermodel, getCurrentUser
 from girder.constants import AccessType, TokenScope
-from girder.exceptions import ValidationException
 from girder_jobs.models.job import Job
 
 from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, STAGES, epoch_manifest, ingest_features, ingest_segmentation,
-                             launch_features, launch_segmentation, launch_training, reserve_epoch, slide_task)
-from ..services.import_v1 import import_v1_project
+                             launch_features, launch_segmentation, launch_training, reserve_epoch, slide_task,
+                             start_features)
 from ..models.slide import ProjectSlide
-from .common import project_for, slide_for, slides_for
+from ..models.states import StageStatus
+from ..services.import_v1 import import_v1_project
+from .common import slide_for, slides_for
+from .validation import ID_LIST, OBJECT_ID, Description, autoDescribeRoute
+
+FILE_REF = {'type': 'object', 'required': ['fileId'], 'properties': {'fileId': OBJECT_ID}}
+ITEM_REF = {'type': 'object', 'required': ['itemId'], 'properties': {'itemId': OBJECT_ID}}
+SEGMENTATION_SCHEMA = {
+    'type': 'object', 'required': list(SEGMENTATION_OUTPUTS[:2]), 'additionalProperties': False,
+    'properties': {SEGMENTATION_OUTPUTS[0]: ITEM_REF, SEGMENTATION_OUTPUTS[1]: FILE_REF, SEGMENTATION_OUTPUTS[2]: {
+        'type': 'object', 'properties': {'annotationIds': ID_LIST}}}}
+FEATURES_SCHEMA = {'type': 'object', 'required': ['outputFeatures'], 'additionalProperties': False,
+                   'properties': {'outputFeatures': FILE_REF}}
 
 
 def _launch_each(launch, project, slides):
@@ -35,84 +45,78 @@ class PipelineEndpoints:
     @access.user
     @autoDescribeRoute(
         Description('Segment slides into superpixels with the project settings, one job per slide.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.WRITE)
         .jsonParam('itemIds', 'JSON list of slide item ids (default: every slide not segmented or running).',
-                   required=False, requireArray=True)
+                   required=False, schema=ID_LIST)
         .errorResponse('A slide is not in the project, not a large image or below the magnification.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
         .errorResponse('The job queue is unreachable.', 503)
     )
-    def segment(self, id, itemIds):
-        project = project_for(id, AccessType.WRITE)
-        slides = slides_for(project, itemIds, lambda s: s['segmentation'].get('status') not in ('done', 'running'))
+    def segment(self, project, itemIds):
+        slides = slides_for(project, itemIds,
+                            lambda s: s['segmentation'].get('status') not in (StageStatus.DONE, StageStatus.RUNNING))
         return _launch_each(launch_segmentation, project, slides)
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
+    @filtermodel(ProjectSlide)
     @autoDescribeRoute(
         Description('Store a slide\'s superpixels from SuperpixelSegmentation outputs (the worker calls this '
                     'when the job succeeded; ML engineers can bring their own segmentation the same way).')
-        .param('id', 'The project id.', paramType='path')
-        .param('itemId', 'The slide item id.', paramType='path')
+        .projectParam(AccessType.WRITE)
+        .idParam('itemId', 'The slide item id.', paramType='path')
         .jsonParam('outputs', 'JSON object: {"%s": {"itemId"}, "%s": {"fileId"}, "%s": {"annotationIds"}} '
-                   '(the annotation is optional).' % SEGMENTATION_OUTPUTS, requireObject=True)
+                   '(the annotation is optional).' % SEGMENTATION_OUTPUTS, schema=SEGMENTATION_SCHEMA)
         .errorResponse('Malformed outputs, or the slide already has labels.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def ingest(self, id, itemId, outputs):
-        project = project_for(id, AccessType.WRITE)
+    def ingest(self, project, itemId, outputs):
         slide = slide_for(project, itemId)
-        if not all(isinstance(outputs.get(key, {}), dict) for key in SEGMENTATION_OUTPUTS):
-            raise ValidationException('Each output is a JSON object of ids.', 'outputs')
         user = getCurrentUser()
         slide = ingest_segmentation(project, slide, outputs, user)
-        try:  # features follow segmentation; the slide is labelable already
-            launch_features(project, slide, user)
-        except Exception as exc:
-            slide = ProjectSlide().set_stage(slide, 'features', status='error', error=str(exc))
-        return ProjectSlide().load(slide['_id'])
+        return start_features(project, slide, user)  # features follow; the slide is labelable already
 
     @access.user
     @autoDescribeRoute(
         Description('Compute features of segmented slides with the project settings, one job per slide '
                     '(segmentation starts them by itself; use this to recompute).')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.WRITE)
         .jsonParam('itemIds', 'JSON list of slide item ids (default: every segmented slide without features).',
-                   required=False, requireArray=True)
+                   required=False, schema=ID_LIST)
         .errorResponse('A slide is not in the project or not segmented.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
         .errorResponse('The job queue is unreachable.', 503)
     )
-    def featurize(self, id, itemIds):
-        project = project_for(id, AccessType.WRITE)
-        slides = slides_for(project, itemIds, lambda s: s['segmentation'].get('status') == 'done' and
-                            s['features'].get('status') not in ('done', 'running'))
+    def featurize(self, project, itemIds):
+        slides = slides_for(project, itemIds, lambda s: s['segmentation'].get('status') == StageStatus.DONE and
+                            s['features'].get('status') not in (StageStatus.DONE, StageStatus.RUNNING))
         return _launch_each(launch_features, project, slides)
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
+    @filtermodel(ProjectSlide)
     @autoDescribeRoute(
         Description('Record a slide\'s features file (the worker calls this when the features job succeeded).')
-        .param('id', 'The project id.', paramType='path')
-        .param('itemId', 'The slide item id.', paramType='path')
-        .jsonParam('outputs', 'JSON object: {"outputFeatures": {"fileId"}}.', requireObject=True)
-        .errorResponse('Unknown file or slide.', 400)
+        .projectParam(AccessType.WRITE)
+        .idParam('itemId', 'The slide item id.', paramType='path')
+        .jsonParam('outputs', 'JSON object: {"outputFeatures": {"fileId"}}: a complete features file of the '
+                   'project\'s kind with one row per superpixel.', schema=FEATURES_SCHEMA)
+        .errorResponse('Unknown file or slide, or a file that is not the slide\'s features.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def ingest_features(self, id, itemId, outputs):
-        project = project_for(id, AccessType.WRITE)
+    def ingest_features(self, project, itemId, outputs):
         return ingest_features(project, slide_for(project, itemId), outputs, getCurrentUser())
 
     @access.user
     @autoDescribeRoute(
         Description('Train a new epoch in the background on everyone\'s effective labels; predictions and '
                     'the ranking switch to it when it is done. Labeling goes on meanwhile.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.WRITE)
         .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
         .errorResponse('The job queue is unreachable.', 503)
     )
-    def train(self, id):
+    def train(self, project):
         user = getCurrentUser()
-        return Job().filter(launch_training(project_for(id, AccessType.WRITE), user), user)
+        return Job().filter(launch_training(project, user), user)
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
@@ -120,38 +124,37 @@ class PipelineEndpoints:
                     'effective labels, each featurized slide\'s features file id, the data folder for outputs); '
                     'for training outside our worker, e.g. the TrainAndPredict CLI in Girder mode. Post the '
                     'predictions to project/{id}/epoch/{epoch}/predictions when done.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.WRITE)
         .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def epoch(self, id):
-        return reserve_epoch(project_for(id, AccessType.WRITE), getCurrentUser())
+    def epoch(self, project):
+        return reserve_epoch(project, getCurrentUser())
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('The manifest of the epoch in training (what POST project/{id}/epoch returned when it was '
                     'reserved); the training job\'s TrainAndPredict CLI reads it in Girder mode.')
-        .param('id', 'The project id.', paramType='path')
-        .param('epoch', 'The epoch number.', dataType='integer', paramType='path')
+        .projectParam(AccessType.WRITE)
+        .intParam('epoch', 'The epoch number.', minimum=1, paramType='path')
         .errorResponse('That epoch is not the one in training.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def get_epoch(self, id, epoch):
-        return epoch_manifest(project_for(id, AccessType.WRITE), epoch)
+    def get_epoch(self, project, epoch):
+        return epoch_manifest(project, epoch)
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(
         Description('What a stage\'s CLI in Girder mode needs for one slide: input file ids by CLI parameter, '
                     'parameter values from the project settings, output file names, the data folder for '
                     'output files, and the route to POST the outputs\' ids to ("report").')
-        .param('id', 'The project id.', paramType='path')
-        .param('itemId', 'The slide item id.', paramType='path')
+        .projectParam(AccessType.WRITE)
+        .idParam('itemId', 'The slide item id.', paramType='path')
         .param('stage', 'The pipeline stage.', paramType='path', enum=sorted(STAGES))
         .errorResponse('Unknown stage, a slide outside the project, or a slide not ready for the stage.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def task(self, id, itemId, stage):
-        project = project_for(id, AccessType.WRITE)
+    def task(self, project, itemId, stage):
         return slide_task(project, slide_for(project, itemId), stage, getCurrentUser())
 
     @access.user
@@ -159,8 +162,8 @@ class PipelineEndpoints:
         Description('Import a Histomics Label v1 project on the same folder: each slide\'s latest '
                     '"Superpixel Epoch N" pixelmap annotation becomes its superpixels, categories and '
                     '(your, source "import") labels. Slides that already have labels are skipped.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.ADMIN)
         .errorResponse('Admin access was denied on the project folder.', 403)
     )
-    def import_v1(self, id):
-        return import_v1_project(project_for(id, AccessType.ADMIN), getCurrentUser())
+    def import_v1(self, project):
+        return import_v1_project(project, getCurrentUser())

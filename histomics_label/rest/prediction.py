@@ -3,8 +3,7 @@ import io
 
 import numpy as np
 from girder.api import access
-from girder.api.describe import Description, autoDescribeRoute
-from girder.api.rest import getCurrentUser
+from girder.api.rest import filtermodel, getCurrentUser
 from girder.constants import AccessType, TokenScope
 from girder.exceptions import ValidationException
 from girder.models.file import File
@@ -14,7 +13,8 @@ from ..models.category import Category
 from ..models.prediction import Prediction, next_superpixels, store_epoch
 from ..models.project import Project
 from ..models.slide import ProjectSlide
-from .common import object_id, project_for, slide_for, slides_for
+from .common import slide_for, slides_for
+from .validation import ID_LIST, Description, autoDescribeRoute
 
 PREDICTION_ARRAYS = 'slide_index, superpixel, predicted, probabilities, certainty, ranking, category_ids'
 
@@ -38,23 +38,22 @@ class PredictionEndpoints:
         root.route('POST', ('project', ':id', 'annotations'), self.annotations)
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
+    @filtermodel(Project)
     @autoDescribeRoute(
         Description('Store and publish the predictions of a training epoch (the training job calls this). '
                     'The epoch replaces the current one atomically once it is fully stored.')
-        .param('id', 'The project id.', paramType='path')
-        .param('epoch', 'The new epoch number (greater than the current one).', dataType='integer',
-               paramType='path')
-        .param('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS)
+        .projectParam(AccessType.WRITE)
+        .intParam('epoch', 'The new epoch number (greater than the current one).', minimum=1, paramType='path')
+        .idParam('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS)
         .jsonParam('model', 'JSON object describing the model (kind, training-set size...).',
                    required=False, requireObject=True)
-        .param('modelFileId', 'The saved model file.', required=False)
+        .idParam('modelFileId', 'The saved model file.', required=False)
         .errorResponse('Malformed predictions, unknown categories or slides, or an old epoch.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def ingest(self, id, epoch, fileId, model, modelFileId):
-        project = project_for(id, AccessType.WRITE)
-        model = dict(model or {}, fileId=object_id(modelFileId, 'modelFileId'))
-        arrays = read_prediction_file(object_id(fileId, 'fileId'), getCurrentUser())
+    def ingest(self, project, epoch, fileId, model, modelFileId):
+        model = dict(model or {}, fileId=modelFileId)
+        arrays = read_prediction_file(fileId, getCurrentUser())
         known = {str(c['_id']): c['_id'] for c in Category().list(project)}
         category_ids = [str(c) for c in arrays.pop('category_ids', [])]
         if not category_ids or any(c not in known for c in category_ids):
@@ -70,31 +69,26 @@ class PredictionEndpoints:
     @autoDescribeRoute(
         Description('The next superpixels to label, across all slides, in the order of the project\'s '
                     'acquisition strategy for the current epoch, skipping those you labeled already.')
-        .param('id', 'The project id.', paramType='path')
-        .param('limit', 'How many (1-1000).', dataType='integer', required=False, default=20)
-        .param('offset', 'How many of the remaining ones to skip.', dataType='integer', required=False,
-               default=0)
+        .projectParam(AccessType.READ)
+        .intParam('limit', 'How many.', minimum=1, maximum=1000, required=False, default=20)
+        .intParam('offset', 'How many of the remaining ones to skip.', minimum=0, required=False, default=0)
         .errorResponse('limit or offset out of range.', 400)
         .errorResponse('Read access was denied on the project folder.', 403)
     )
-    def next(self, id, limit, offset):
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise ValidationException('limit is 1-1000 and offset at least 0.', 'limit')
-        return next_superpixels(project_for(id), getCurrentUser(), limit, offset)
+    def next(self, project, limit, offset):
+        return next_superpixels(project, getCurrentUser(), limit, offset)
 
     @access.user
     @autoDescribeRoute(
         Description('The current epoch\'s predictions for every superpixel of a slide: predicted category '
                     'column, certainty, and the category id of each column.')
-        .param('id', 'The project id.', paramType='path')
-        .param('itemId', 'The slide item id.', paramType='path')
-        .param('probabilities', 'Also return per-category probabilities.', dataType='boolean', required=False,
-               default=False)
+        .projectParam(AccessType.READ)
+        .idParam('itemId', 'The slide item id.', paramType='path')
+        .boolParam('probabilities', 'Also return per-category probabilities.', default=False)
         .errorResponse('The item is not a slide of the project.', 400)
         .errorResponse('Read access was denied on the project folder.', 403)
     )
-    def slide(self, id, itemId, probabilities):
-        project = project_for(id)
+    def slide(self, project, itemId, probabilities):
         arrays = Prediction().slide_arrays(project, slide_for(project, itemId))
         if arrays is None:
             return {'epoch': project.get('epoch', 0), 'categoryIds': [], 'predicted': [], 'certainty': []}
@@ -109,12 +103,11 @@ class PredictionEndpoints:
     @autoDescribeRoute(
         Description('Refresh the HistomicsUI pixelmap annotations of effective labels and current predictions '
                     'on the project\'s segmented slides (predictions refresh by themselves each epoch).')
-        .param('id', 'The project id.', paramType='path')
-        .jsonParam('itemIds', 'JSON list of slide item ids (default: all).', required=False, requireArray=True)
+        .projectParam(AccessType.WRITE)
+        .jsonParam('itemIds', 'JSON list of slide item ids (default: all).', required=False, schema=ID_LIST)
         .errorResponse('A slide is not in the project.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def annotations(self, id, itemIds):
-        project = project_for(id, AccessType.WRITE)
+    def annotations(self, project, itemIds):
         slides = slides_for(project, itemIds)
         return {str(s['itemId']): sync_slide_annotations(project, s, getCurrentUser()) for s in slides}

@@ -1,22 +1,17 @@
 """``/histomics_label/project``: create projects from folders of slides, read, update, delete, status."""
 from girder.api import access
-from girder.api.describe import Description, autoDescribeRoute
-from girder.api.rest import getCurrentUser
+from girder.api.rest import filtermodel, getCurrentUser
 from girder.constants import AccessType
 from girder.models.folder import Folder
 
 from ..models.project import SETTINGS, Project
 from ..models.slide import ProjectSlide
 from ..models.status import project_status
-from .common import project_for
+from .validation import Description, autoDescribeRoute
 
 SETTINGS_HELP = 'JSON object of settings: ' + '; '.join(
     '%s (%s, default %r): %s' % (key, kind.__name__, default, text)
     for key, (kind, default, _, text) in SETTINGS.items())
-
-
-def _describe(project, user):
-    return dict(project, _accessLevel=Project().access_level(project, user))
 
 
 class ProjectEndpoints:
@@ -30,6 +25,7 @@ class ProjectEndpoints:
         root.route('POST', ('project', ':id', 'slides'), self.sync_slides)
 
     @access.user
+    @filtermodel(Project)
     @autoDescribeRoute(
         Description('Create a labeling project from a folder of slides (needs admin access on the folder).')
         .modelParam('folderId', 'The folder holding the slides.', model=Folder, level=AccessType.ADMIN,
@@ -41,70 +37,77 @@ class ProjectEndpoints:
         .errorResponse('Admin access was denied on the folder.', 403)
     )
     def create(self, folder, name, settings):
-        user = getCurrentUser()
-        project = Project().create(folder, user, name or folder['name'], settings)
+        project = Project().create(folder, getCurrentUser(), name or folder['name'], settings)
         ProjectSlide().sync(project, folder)
-        return _describe(project, user)
+        return project
 
     @access.user
+    @filtermodel(Project)
     @autoDescribeRoute(
-        Description('List the projects whose folder you can read.')
-        .param('limit', 'Maximum number of projects (0 for all).', dataType='integer', required=False,
-               default=50)
-        .param('offset', 'Number of projects to skip.', dataType='integer', required=False, default=0)
+        Description('List the projects whose folder you can read, oldest first.')
+        .intParam('limit', 'Maximum number of projects (0 for all).', minimum=0, maximum=10000, required=False,
+                  default=50)
+        .intParam('offset', 'Number of projects to skip.', minimum=0, required=False, default=0)
+        .errorResponse('limit or offset out of range.', 400)
         .errorResponse('You must be logged in.', 401)
     )
     def find(self, limit, offset):
-        user = getCurrentUser()
-        return [_describe(p, user) for p in Project().find_readable(user, limit, offset)]
+        return list(Project().find_readable(getCurrentUser(), limit, offset))
 
     @access.user
+    @filtermodel(Project)
     @autoDescribeRoute(
         Description('Get a project.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.READ)
         .errorResponse('Read access was denied on the project folder.', 403)
     )
-    def get(self, id):
-        return _describe(project_for(id), getCurrentUser())
+    def get(self, project):
+        return project
 
     @access.user
+    @filtermodel(Project)
     @autoDescribeRoute(
         Description('Change a project\'s name or settings (needs admin access on its folder).')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.ADMIN)
         .param('name', 'New name.', required=False)
         .jsonParam('settings', 'Settings to change. ' + SETTINGS_HELP, required=False, requireObject=True)
         .errorResponse('Invalid settings.', 400)
         .errorResponse('Admin access was denied on the project folder.', 403)
     )
-    def update(self, id, name, settings):
-        project = project_for(id, AccessType.ADMIN)
-        return _describe(Project().update_settings(project, settings or {}, name), getCurrentUser())
+    def update(self, project, name, settings):
+        return Project().update_settings(project, settings or {}, name)
 
     @access.user
     @autoDescribeRoute(
-        Description('Delete a project with its categories, labels, reviews and predictions; the slides stay.')
-        .param('id', 'The project id.', paramType='path')
+        Description('Delete a project with its categories, reviews, predictions and derived data; the slides '
+                    'stay. A project with labels is deleted only with deleteLabels=true: labels are never '
+                    'deleted silently.')
+        .projectParam(AccessType.ADMIN)
+        .boolParam('deleteLabels', 'Also delete every label and the label history.', default=False)
+        .errorResponse('The project has labels and deleteLabels is not true.', 400)
         .errorResponse('Admin access was denied on the project folder.', 403)
     )
-    def delete(self, id):
-        Project().remove(project_for(id, AccessType.ADMIN))
-        return {'message': 'Deleted project %s.' % id}
+    def delete(self, project, deleteLabels):
+        Project().remove(project, delete_labels=deleteLabels)
+        return {'message': 'Deleted project %s.' % project['_id']}
 
     @access.user
     @autoDescribeRoute(
         Description('Per-slide progress of a project: segmented, featurized, labeled counts, predicted epoch.')
-        .param('id', 'The project id.', paramType='path')
+        .projectParam(AccessType.READ)
         .errorResponse('Read access was denied on the project folder.', 403)
     )
-    def status(self, id):
-        return project_status(project_for(id), getCurrentUser())
+    def status(self, project):
+        user = getCurrentUser()
+        return dict(project_status(project, user), training=Project().filter(project, user).get('training'))
 
     @access.user
+    @filtermodel(ProjectSlide)
     @autoDescribeRoute(
-        Description('Add the large images that were put in the project folder since it was created.')
-        .param('id', 'The project id.', paramType='path')
+        Description('Add the large images that were put in the project folder since it was created; returns '
+                    'the slides added.')
+        .projectParam(AccessType.WRITE)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
-    def sync_slides(self, id):
-        project = project_for(id, AccessType.WRITE)
+    def sync_slides(self, project):
         return ProjectSlide().sync(project, Project().folder(project))

@@ -25,6 +25,7 @@ from ..models.category import Category
 from ..models.label import Label
 from ..models.superpixels import SuperpixelGeometry
 from ..models.slide import ProjectSlide
+from ..models.states import StageStatus
 from ..models.project import Project
 
 EPOCH_NAME = re.compile(r'^Superpixel Epoch (\d+)$')
@@ -109,6 +110,11 @@ def import_v1_project(project, user):
         if slide.get('superpixelCount') and Label().findOne({'projectId': project['_id'],
                                                               'itemId': slide['itemId']}):
             report.append({'itemId': slide['itemId'], 'imported': False, 'reason': 'the slide has labels'})
+            continue
+        if slide['segmentation'].get('status') in (StageStatus.DONE, StageStatus.RUNNING):
+            report.append({'itemId': slide['itemId'], 'imported': False,
+                           'reason': 'the slide is %s already' % ('segmented' if slide['segmentation']['status'] ==
+                                                                  StageStatus.DONE else 'being segmented')})
             continue
         try:
             label_item, superpixels = measure_superpixels(element, item)

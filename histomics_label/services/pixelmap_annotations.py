@@ -15,6 +15,7 @@ from ..models.category import Category
 from ..models.prediction import Prediction
 from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
+from ..models.states import StageStatus
 from ..models.superpixels import SuperpixelGeometry
 
 UNLABELED = {'label': 'unlabeled', 'fillColor': 'rgba(0, 0, 0, 0)', 'strokeColor': 'rgba(0, 0, 0, 0)'}
@@ -52,7 +53,7 @@ def _replace(slide, kind, item, user, annotation):
 def sync_slide_annotations(project, slide, user, kinds=('labels', 'predictions')):
     """(Re)write the labels and/or predictions pixelmaps of one segmented slide; returns their ids.
     A slide whose superpixels came without a label image has nothing to draw them with and is skipped."""
-    if slide['segmentation'].get('status') != 'done' or not slide['segmentation'].get('labelItemId'):
+    if slide['segmentation'].get('status') != StageStatus.DONE or not slide['segmentation'].get('labelItemId'):
         return {}
     superpixels, label_item = _superpixels(slide)
     item = Item().load(slide['itemId'], force=True)

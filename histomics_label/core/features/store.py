@@ -136,3 +136,27 @@ def read_features(path):
     if not attrs.get('complete'):
         raise ValueError('%s is incomplete (its extraction did not finish)' % path)
     return arrays[0], arrays[1], attrs
+
+
+def describe_features(source):
+    """``(ids, row_shape, attrs)`` of a features file (a path, or a seekable binary file object of an HDF5
+    file) without reading its rows; ValueError if it is not one or is incomplete."""
+    if isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith('.npz'):
+        ids, values, attrs = read_features(source)
+        return ids, values.shape[1:], attrs
+    import h5py
+
+    try:
+        with h5py.File(source, 'r') as f:
+            attrs = {key: _plain(value) for key, value in f.attrs.items()}
+            dataset = DATASETS.get(attrs.get('kind'))
+            if attrs.get('format') != FORMAT or not dataset or dataset not in f or 'ids' not in f:
+                raise ValueError('it is not a Histomics Label features file')
+            ids, shape = f['ids'][()], f[dataset].shape
+    except OSError as exc:
+        raise ValueError('it is not an HDF5 file (%s)' % exc)
+    if not attrs.get('complete'):
+        raise ValueError('it is incomplete (its extraction did not finish)')
+    if ids.ndim != 1 or shape[0] != len(ids):
+        raise ValueError('it has %d rows for %d ids' % (shape[0], len(ids)))
+    return ids, tuple(shape[1:]), attrs
