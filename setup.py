@@ -47,6 +47,7 @@ setup(
         'scipy>=1.10',
         'scikit-image>=0.22',
         'numba>=0.68',  # tiled SLIC kernels (histomics_label.core)
+        'h5py>=3.10',  # the server checks features files before a slide counts as featurized
     ],
     extras_require={
         # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
