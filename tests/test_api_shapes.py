@@ -28,7 +28,7 @@ def documented_examples():
 def test_docs_have_an_example_per_noun():
     assert set(documented_examples()) >= {
         'Project', 'Category', 'Slide', 'Label', 'Label history entry', 'Label write result', 'Effective label',
-        'Review', 'Next superpixel', 'Predictions of a slide', 'Status'}
+        'Review', 'Next superpixel', 'Predictions of a slide', 'Status', 'Undo', 'Label counts'}
 
 
 @pytest.mark.plugin('histomics_label')
@@ -67,7 +67,8 @@ def test_responses_have_exactly_the_documented_keys(server, admin, project, segm
         'Project': call(''), 'Category': tumor, 'Slide': call('/slides', 'POST')[0],
         'Label': call('/label')[0], 'Label history entry': call('/label/history')[0],
         'Label write result': written, 'Effective label': call('/label/effective', params={'itemId': item})[0],
-        'Review': call('/review')[0], 'Next superpixel': call('/next')[0],
+        'Review': call('/review')[0], 'Next superpixel': call('/next')[0], 'Label counts': call('/label/counts'),
+        'Undo': call('/label/undo', 'POST'),
         'Predictions of a slide': call('/slide/%s/predictions' % item), 'Status': call('/status'),
     }
     assert 'manifestFileId' not in live['Project']['training']

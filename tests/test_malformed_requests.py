@@ -15,6 +15,7 @@ PROJECT_ROUTES = [  # every route under project/{id}: method, path, parameters t
     ('GET', 'project/{p}/category', {}), ('POST', 'project/{p}/category', {'name': 'New'}),
     ('PUT', 'project/{p}/label', None), ('GET', 'project/{p}/label', {}),
     ('GET', 'project/{p}/label/history', {}), ('GET', 'project/{p}/label/effective', {'itemId': I}),
+    ('GET', 'project/{p}/label/counts', {}), ('POST', 'project/{p}/label/undo', {}),
     ('PUT', 'project/{p}/review', None), ('GET', 'project/{p}/review', {}),
     ('POST', 'project/{p}/segment', {}), ('POST', 'project/{p}/featurize', {}), ('POST', 'project/{p}/train', {}),
     ('POST', 'project/{p}/epoch', {}), ('GET', 'project/{p}/epoch/1', {}),

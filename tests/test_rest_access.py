@@ -22,6 +22,8 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('GET', 'project/{p}/label', READ),
     ('GET', 'project/{p}/label/history', READ),
     ('GET', 'project/{p}/label/effective', READ),
+    ('GET', 'project/{p}/label/counts', READ),
+    ('POST', 'project/{p}/label/undo', WRITE),
     ('PUT', 'project/{p}/review', WRITE),
     ('GET', 'project/{p}/review', READ),
     ('POST', 'project/{p}/segment', WRITE),

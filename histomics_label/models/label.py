@@ -1,9 +1,12 @@
 """Labels: one small document per (project, slide, superpixel, user), written by atomic bulk upsert.
 
 Concurrent labelers never touch each other's documents, and a paint stroke of hundreds of superpixels is
-one bulk write. Every change is also appended to the label history (who, when, source, epoch).
+one bulk write. Every change is also appended to the label history (who, when, source, epoch, the write it
+belonged to and the category it replaced), which is what makes a labeler's writes undoable, newest first.
 """
 import datetime
+
+from bson import ObjectId
 
 from girder.constants import AccessType
 from girder.exceptions import ValidationException
@@ -16,6 +19,8 @@ from .superpixel_key import superpixel_keys
 from .superpixels import check_superpixel
 
 SOURCES = ('paint', 'guided', 'review', 'import')
+#: the sources of writes a labeler can undo (an undo itself, or an import, is not undone by Ctrl-Z)
+UNDOABLE = ('paint', 'guided', 'review')
 MAX_LABELS_PER_REQUEST = 50000
 
 
@@ -44,9 +49,9 @@ class Label(Model):
         """Validate then upsert ``labels`` ([{superpixel, categoryId or None}]) for ``user`` on ``slide``.
 
         Everything is checked before anything is written, so a bad entry writes nothing (400).
-        :returns: (number set, number removed).
+        :returns: (number set, number removed, the write's id in the history).
         """
-        if source not in SOURCES:
+        if source not in SOURCES + ('undo',):
             raise ValidationException('source must be one of %s.' % ', '.join(SOURCES), 'source')
         if not isinstance(labels, list) or not labels:
             raise ValidationException('labels must be a non-empty list.', 'labels')
@@ -62,6 +67,8 @@ class Label(Model):
         for entry in labels:
             superpixel, category = self._check(entry, count, usable)
             latest[superpixel] = category
+        write_id = ObjectId()
+        previous = self._current(project, slide, user, latest)
         for superpixel, category in latest.items():
             where = {'_id': document_key(project['_id'], slide['itemId'], superpixel, user['_id'])}
             if category is None:
@@ -73,12 +80,50 @@ class Label(Model):
                              'x': x, 'y': y},
                     '$setOnInsert': dict(key, superpixel=superpixel, created=now)}, upsert=True))
             history.append(dict(key, superpixel=superpixel, categoryId=category, source=source, epoch=epoch,
-                                time=now))
+                                time=now, writeId=write_id, previous=previous.get(superpixel)))
         self._bulk(operations)
         LabelHistory().collection.insert_many(history, ordered=False)
         LabeledKeys().record(project, user, slide['index'], latest)
         removed = sum(1 for c in latest.values() if c is None)
-        return len(latest) - removed, removed
+        return len(latest) - removed, removed, write_id
+
+    def _current(self, project, slide, user, superpixels):
+        """superpixel -> the user's category on it now, for ``superpixels`` that have one."""
+        ids = [document_key(project['_id'], slide['itemId'], sp, user['_id']) for sp in superpixels]
+        return {doc['superpixel']: doc['categoryId']
+                for doc in self.collection.find({'_id': {'$in': ids}}, {'superpixel': True, 'categoryId': True})}
+
+    def undo(self, project, slides, user, categories, geometry):
+        """Revert ``user``'s newest write in the project that is not undone yet (Ctrl-Z): each of its
+        superpixels gets back the category it had before (or none). ``slides``: item id -> slide;
+        ``geometry(slide)`` gives its centroids. Categories merged or deleted since are not restored: they are
+        cleared. Returns {itemId, writeId, labels: [{superpixel, categoryId}]}, or None with nothing to undo."""
+        last = LabelHistory().collection.find_one(
+            {'projectId': project['_id'], 'userId': user['_id'], 'source': {'$in': list(UNDOABLE)},
+             'undone': {'$ne': True}, 'writeId': {'$exists': True}}, sort=[('time', -1), ('_id', -1)])
+        if last is None:
+            return None
+        slide = slides.get(last['itemId'])
+        entries = list(LabelHistory().collection.find({'writeId': last['writeId']}))
+        LabelHistory().collection.update_many({'writeId': last['writeId']}, {'$set': {'undone': True}})
+        if slide is None:  # the slide was removed since: its labels stay as they are
+            return {'itemId': last['itemId'], 'writeId': last['writeId'], 'labels': []}
+        usable = set(usable_categories(categories).values())
+        labels = [{'superpixel': e['superpixel'],
+                   'categoryId': e.get('previous') if e.get('previous') in usable else None} for e in entries]
+        self.write(project, slide, user, labels, categories, geometry(slide)[0], source='undo')
+        return {'itemId': slide['itemId'], 'writeId': last['writeId'], 'labels': labels}
+
+    def counts(self, project, user, resolve):
+        """Labels per category (after merges), everyone's and ``user``'s: {category id: {mine, everyone}}."""
+        result = {}
+        for who, match in (('everyone', {}), ('mine', {'userId': user['_id']})):
+            for row in self.collection.aggregate([
+                    {'$match': dict(match, projectId=project['_id'])},
+                    {'$group': {'_id': '$categoryId', 'count': {'$sum': 1}}}]):
+                entry = result.setdefault(resolve.get(row['_id'], row['_id']), {'mine': 0, 'everyone': 0})
+                entry[who] += row['count']
+        return result
 
     @staticmethod
     def _check(entry, count, usable):
@@ -163,9 +208,10 @@ class LabelHistory(Model):
         self.ensureIndices([
             ([('projectId', 1), ('itemId', 1), ('superpixel', 1), ('time', 1)], {}),
             ([('projectId', 1), ('userId', 1), ('time', 1)], {}),
+            'writeId',
         ])
         self.exposeFields(AccessType.READ, ('_id', 'projectId', 'itemId', 'superpixel', 'userId', 'categoryId',
-                                            'source', 'epoch', 'time'))
+                                            'source', 'epoch', 'time', 'writeId', 'previous', 'undone'))
 
     def validate(self, doc):
         return doc

@@ -8,6 +8,7 @@ from ..jobs.pipeline import maybe_retrain
 from ..models.category import Category
 from ..models.label import MAX_LABELS_PER_REQUEST, SOURCES, Label, LabelHistory
 from ..models.review import slide_effective_labels
+from ..models.slide import ProjectSlide
 from ..models.superpixels import SuperpixelGeometry
 from .common import slide_for
 from .validation import (ID_LIST, NULLABLE_OBJECT_ID, SUPERPIXEL, Description, autoDescribeRoute, object_id,
@@ -37,6 +38,8 @@ class LabelEndpoints:
         root.route('GET', ('project', ':id', 'label'), self.find)
         root.route('GET', ('project', ':id', 'label', 'history'), self.history)
         root.route('GET', ('project', ':id', 'label', 'effective'), self.effective)
+        root.route('POST', ('project', ':id', 'label', 'undo'), self.undo)
+        root.route('GET', ('project', ':id', 'label', 'counts'), self.counts)
 
     @access.user
     @autoDescribeRoute(
@@ -57,11 +60,12 @@ class LabelEndpoints:
         if geometry is None:
             raise ValidationException('Slide %s has no superpixels yet.' % slide['itemId'], 'itemId')
         user = getCurrentUser()
-        written, removed = Label().write(
+        written, removed, write_id = Label().write(
             project, slide, user, body['labels'], Category().list(project), geometry[0],
             source=body.get('source', 'paint'), epoch=body.get('epoch'))
         job = maybe_retrain(project, user, written + removed)
-        return {'written': written, 'removed': removed, 'retrainJobId': job['_id'] if job else None}
+        return {'written': written, 'removed': removed, 'writeId': write_id,
+                'retrainJobId': job['_id'] if job else None}
 
     @access.user
     @filtermodel(Label)
@@ -116,3 +120,32 @@ class LabelEndpoints:
     def effective(self, project, itemId):
         result = slide_effective_labels(project, slide_for(project, itemId)['itemId'])
         return [dict(entry, superpixel=superpixel) for superpixel, entry in sorted(result.items())]
+
+    @access.user
+    @autoDescribeRoute(
+        Description('Undo your newest label write in the project that is not undone yet (Ctrl-Z: one paint '
+                    'stroke, click or card): its superpixels get back the categories they had before. Call '
+                    'again to undo the write before it. The undo is itself recorded in the history.')
+        .projectParam(AccessType.WRITE)
+        .errorResponse('There is nothing left to undo.', 400)
+        .errorResponse('Write access was denied on the project folder.', 403)
+    )
+    def undo(self, project):
+        slides = {slide['itemId']: slide for slide in ProjectSlide().list(project)}
+        undone = Label().undo(project, slides, getCurrentUser(), Category().list(project),
+                              SuperpixelGeometry().geometry)
+        if undone is None:
+            raise ValidationException('You have no label write left to undo in this project.')
+        return undone
+
+    @access.user
+    @autoDescribeRoute(
+        Description('How many labels each category has (after merges), everyone\'s and yours.')
+        .projectParam(AccessType.READ)
+        .errorResponse('Read access was denied on the project folder.', 403)
+    )
+    def counts(self, project):
+        resolve = Category().resolve(Category().list(project))
+        counts = Label().counts(project, getCurrentUser(), resolve)
+        return {'categories': {str(key): value for key, value in counts.items()},
+                'total': {who: sum(c[who] for c in counts.values()) for who in ('mine', 'everyone')}}
