@@ -1,10 +1,159 @@
-// The one module through which the client talks to the Histomics Label REST API.
+// The one module through which the client talks to the Histomics Label REST API (docs/api.md documents every
+// response shape used here). Each function returns Girder's restRequest promise (jQuery deferred); callers
+// show failures with store.showError, never swallow them.
 import {restRequest} from '@girder/core/rest';
 
+const BASE = 'histomics_label';
+
+function json(method, url, body) {
+    return restRequest({method, url, data: JSON.stringify(body), contentType: 'application/json', error: null});
+}
+
+function call(method, url, data) {
+    return restRequest({method, url, data: data || {}, error: null});
+}
+
 export function listClis() {
-    return restRequest({url: 'histomics_label/cli'});
+    return call('GET', `${BASE}/cli`);
 }
 
 export function detectTissue(itemId, params) {
-    return restRequest({method: 'POST', url: `histomics_label/slide/${itemId}/tissue_detection`, data: params || {}});
+    return call('POST', `${BASE}/slide/${itemId}/tissue_detection`, params);
+}
+
+// projects
+export function listProjects(params) {
+    return call('GET', `${BASE}/project`, params);
+}
+
+export function getProject(projectId) {
+    return call('GET', `${BASE}/project/${projectId}`);
+}
+
+export function createProject(folderId, name, settings) {
+    return call('POST', `${BASE}/project`, {folderId, name, settings: JSON.stringify(settings || {})});
+}
+
+export function updateProject(projectId, fields) {
+    const data = Object.assign({}, fields);
+    if (data.settings) {
+        data.settings = JSON.stringify(data.settings);
+    }
+    return call('PUT', `${BASE}/project/${projectId}`, data);
+}
+
+export function projectStatus(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/status`);
+}
+
+export function syncSlides(projectId) {
+    return call('POST', `${BASE}/project/${projectId}/slides`);
+}
+
+// categories
+export function listCategories(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/category`);
+}
+
+export function createCategory(projectId, fields) {
+    return call('POST', `${BASE}/project/${projectId}/category`, fields);
+}
+
+export function updateCategory(categoryId, fields) {
+    return call('PUT', `${BASE}/category/${categoryId}`, fields);
+}
+
+export function mergeCategory(categoryId, intoId) {
+    return call('POST', `${BASE}/category/${categoryId}/merge`, {into: intoId});
+}
+
+export function unmergeCategory(categoryId) {
+    return call('POST', `${BASE}/category/${categoryId}/unmerge`);
+}
+
+export function deleteCategory(categoryId) {
+    return call('DELETE', `${BASE}/category/${categoryId}`);
+}
+
+// labels
+export function writeLabels(projectId, itemId, labels, source, epoch) {
+    const body = {itemId, labels};
+    if (source) {
+        body.source = source;
+    }
+    if (epoch !== undefined && epoch !== null) {
+        body.epoch = epoch;
+    }
+    return json('PUT', `${BASE}/project/${projectId}/label`, body);
+}
+
+export function findLabels(projectId, params) {
+    const data = Object.assign({}, params);
+    if (data.categoryIds) {
+        data.categoryIds = JSON.stringify(data.categoryIds);
+    }
+    return call('GET', `${BASE}/project/${projectId}/label`, data);
+}
+
+export function undoLabels(projectId) {
+    return call('POST', `${BASE}/project/${projectId}/label/undo`);
+}
+
+export function labelCounts(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/label/counts`);
+}
+
+export function effectiveLabels(projectId, itemId) {
+    return call('GET', `${BASE}/project/${projectId}/label/effective`, {itemId});
+}
+
+export function labelHistory(projectId, params) {
+    return call('GET', `${BASE}/project/${projectId}/label/history`, params);
+}
+
+// reviews
+export function writeReviews(projectId, itemId, reviews) {
+    return json('PUT', `${BASE}/project/${projectId}/review`, {itemId, reviews});
+}
+
+export function findReviews(projectId, params) {
+    return call('GET', `${BASE}/project/${projectId}/review`, params);
+}
+
+// pipeline and model
+export function segmentSlides(projectId, itemIds) {
+    return call('POST', `${BASE}/project/${projectId}/segment`, itemIds ? {itemIds: JSON.stringify(itemIds)} : {});
+}
+
+export function featurizeSlides(projectId, itemIds) {
+    return call('POST', `${BASE}/project/${projectId}/featurize`, itemIds ? {itemIds: JSON.stringify(itemIds)} : {});
+}
+
+export function train(projectId) {
+    return call('POST', `${BASE}/project/${projectId}/train`);
+}
+
+export function nextSuperpixels(projectId, limit, offset) {
+    return call('GET', `${BASE}/project/${projectId}/next`, {limit, offset});
+}
+
+export function slidePredictions(projectId, itemId, probabilities) {
+    return call('GET', `${BASE}/project/${projectId}/slide/${itemId}/predictions`, {probabilities: !!probabilities});
+}
+
+export function refreshAnnotations(projectId, itemIds) {
+    return call('POST', `${BASE}/project/${projectId}/annotations`, itemIds ? {itemIds: JSON.stringify(itemIds)} : {});
+}
+
+// Girder
+export function getJob(jobId) {
+    return call('GET', `job/${jobId}`);
+}
+
+export function getItem(itemId) {
+    return call('GET', `item/${itemId}`);
+}
+
+export function tilesInfo(itemId) {
+    return call('GET', `item/${itemId}/tiles`);
 }
