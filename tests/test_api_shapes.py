@@ -28,7 +28,7 @@ def documented_examples():
 def test_docs_have_an_example_per_noun():
     assert set(documented_examples()) >= {
         'Project', 'Category', 'Slide', 'Label', 'Label history entry', 'Label write result', 'Effective label',
-        'Review', 'Next superpixel', 'Predictions of a slide', 'Status', 'Undo', 'Label counts'}
+        'Review', 'Next superpixel', 'Predictions of a slide', 'Status', 'Undo', 'Label counts', 'Review queue'}
 
 
 @pytest.mark.plugin('histomics_label')
@@ -68,7 +68,7 @@ def test_responses_have_exactly_the_documented_keys(server, admin, project, segm
         'Label': call('/label')[0], 'Label history entry': call('/label/history')[0],
         'Label write result': written, 'Effective label': call('/label/effective', params={'itemId': item})[0],
         'Review': call('/review')[0], 'Next superpixel': call('/next')[0], 'Label counts': call('/label/counts'),
-        'Undo': call('/label/undo', 'POST'),
+        'Review queue': call('/review/queue'), 'Undo': call('/label/undo', 'POST'),
         'Predictions of a slide': call('/slide/%s/predictions' % item), 'Status': call('/status'),
     }
     assert 'manifestFileId' not in live['Project']['training']
@@ -77,5 +77,6 @@ def test_responses_have_exactly_the_documented_keys(server, admin, project, segm
     assert set(live['Project']['training']) == set(docs['Project']['training'])
     assert set(live['Status']['slides'][0]) == set(docs['Status']['slides'][0])
     assert set(live['Status']['totals']) == set(docs['Status']['totals'])
+    assert set(live['Review queue']['rows'][0]) == set(docs['Review queue']['rows'][0])
     assert live['Status']['training'] == live['Project']['training']
     assert call('')['_accessLevel'] == 2

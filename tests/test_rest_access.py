@@ -26,6 +26,8 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('POST', 'project/{p}/label/undo', WRITE),
     ('PUT', 'project/{p}/review', WRITE),
     ('GET', 'project/{p}/review', READ),
+    ('GET', 'project/{p}/review/queue', READ),
+    ('GET', 'project/{p}/slide/{i}/superpixel/0/image', READ),
     ('POST', 'project/{p}/segment', WRITE),
     ('POST', 'project/{p}/featurize', WRITE),
     ('POST', 'project/{p}/train', WRITE),

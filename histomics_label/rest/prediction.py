@@ -3,12 +3,13 @@ import io
 
 import numpy as np
 from girder.api import access
-from girder.api.rest import filtermodel, getCurrentUser
+from girder.api.rest import filtermodel, getCurrentUser, setRawResponse, setResponseHeader
 from girder.constants import AccessType, TokenScope
 from girder.exceptions import ValidationException
 from girder.models.file import File
 
 from ..services.pixelmap_annotations import sync_slide_annotations
+from ..services.superpixel_image import superpixel_image
 from ..models.category import Category
 from ..models.prediction import Prediction, next_superpixels, store_epoch
 from ..models.project import Project
@@ -36,6 +37,8 @@ class PredictionEndpoints:
         root.route('GET', ('project', ':id', 'next'), self.next)
         root.route('GET', ('project', ':id', 'slide', ':itemId', 'predictions'), self.slide)
         root.route('POST', ('project', ':id', 'annotations'), self.annotations)
+        root.route('GET', ('project', ':id', 'slide', ':itemId', 'superpixel', ':superpixel', 'image'),
+                   self.superpixel_image)
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @filtermodel(Project)
@@ -111,3 +114,24 @@ class PredictionEndpoints:
     def annotations(self, project, itemIds):
         slides = slides_for(project, itemIds)
         return {str(s['itemId']): sync_slide_annotations(project, s, getCurrentUser()) for s in slides}
+
+    @access.user(cookie=True)
+    @autoDescribeRoute(
+        Description('A JPEG of the slide around one superpixel with its outline drawn (film-strip and review '
+                    'cards; usable as an <img> source with ?token=).')
+        .projectParam(AccessType.READ)
+        .idParam('itemId', 'The slide item id.', paramType='path')
+        .intParam('superpixel', 'The superpixel.', minimum=0, paramType='path')
+        .intParam('size', 'Longest side in pixels.', minimum=32, maximum=1024, required=False, default=160)
+        .numberParam('margin', 'Context around the superpixel, as a fraction of its size on each side.',
+                     minimum=0, maximum=5, required=False, default=0.5)
+        .produces('image/jpeg')
+        .errorResponse('The item is not a segmented slide of the project, or no such superpixel.', 400)
+        .errorResponse('Read access was denied on the project folder.', 403)
+    )
+    def superpixel_image(self, project, itemId, superpixel, size, margin):
+        data = superpixel_image(slide_for(project, itemId), superpixel, size, margin)
+        setResponseHeader('Content-Type', 'image/jpeg')
+        setResponseHeader('Cache-Control', 'private, max-age=86400')
+        setRawResponse()
+        return data

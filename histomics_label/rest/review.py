@@ -6,6 +6,7 @@ from girder.constants import AccessType, SortDir
 from ..models.category import Category
 from ..models.label import MAX_LABELS_PER_REQUEST
 from ..models.review import VERDICTS, Review
+from ..services.review_queue import AGREEMENT, REVIEWED, SORTS, review_queue
 from .common import slide_for
 from .validation import (NULLABLE_OBJECT_ID, SUPERPIXEL, Description, autoDescribeRoute, object_id,
                          slide_batch_body)
@@ -21,6 +22,7 @@ class ReviewEndpoints:
     def __init__(self, root):
         root.route('PUT', ('project', ':id', 'review'), self.write)
         root.route('GET', ('project', ':id', 'review'), self.find)
+        root.route('GET', ('project', ':id', 'review', 'queue'), self.queue)
 
     @access.user
     @autoDescribeRoute(
@@ -57,3 +59,30 @@ class ReviewEndpoints:
             if value is not None:
                 query[key] = value
         return Review().find(query, limit=limit, offset=offset, sort=sort + [('_id', 1)])
+
+    @access.user
+    @autoDescribeRoute(
+        Description('The review grid: labeled superpixels with each rater\'s label, the verdicts, the effective '
+                    'label and the current prediction, filtered, sorted and paged on the server.')
+        .projectParam(AccessType.READ)
+        .idParam('itemId', 'Only this slide.', required=False)
+        .idParam('categoryId', 'Only superpixels whose effective label is this category.', required=False)
+        .idParam('labelerId', 'Only superpixels this user labeled.', required=False)
+        .idParam('reviewerId', 'Only superpixels this user reviewed.', required=False)
+        .idParam('predictedId', 'Only superpixels the current model predicts as this category.', required=False)
+        .param('agreement', 'all; agree: the raters agree; disagree: they do not.', required=False,
+               default='all', enum=list(AGREEMENT))
+        .param('reviewed', 'any, yes (has a verdict) or no.', required=False, default='any', enum=list(REVIEWED))
+        .param('sort', 'disputed (disputed and flagged first, then lowest agreement), recent, uncertain '
+               '(least certain prediction first) or slide.', required=False, default='disputed',
+               enum=list(SORTS))
+        .intParam('limit', 'Page size (0 for all).', minimum=0, maximum=1000, required=False, default=50)
+        .intParam('offset', 'Rows to skip.', minimum=0, required=False, default=0)
+        .errorResponse('Bad id, filter, sort or paging.', 400)
+        .errorResponse('Read access was denied on the project folder.', 403)
+    )
+    def queue(self, project, itemId, categoryId, labelerId, reviewerId, predictedId, agreement, reviewed, sort,
+              limit, offset):
+        filters = {'itemId': itemId, 'categoryId': categoryId, 'labelerId': labelerId, 'reviewerId': reviewerId,
+                   'predictedId': predictedId, 'agreement': agreement, 'reviewed': reviewed}
+        return review_queue(project, filters, sort, limit, offset)
