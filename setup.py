@@ -42,7 +42,7 @@ setup(
         'large-image[tiff,openslide,pil]>=1.35.6,<1.36',
         'girder-client>=3.2',
         'ctk-cli>=1.5',
-        'celery[redis]>=5.3',
+        'celery[redis]>=5.6',  # workers run with --disable-prefetch (docs/scaling.md)
         'numpy>=1.24',
         'scipy>=1.10',
         'scikit-image>=0.22',

@@ -117,10 +117,12 @@ def start_redis(data_dir):
 
 
 def start_worker(broker, data_dir):
-    """A girder_worker (Celery) worker consuming from ``broker``; it talks to Girder over REST only."""
+    """A girder_worker (Celery) worker consuming from ``broker``; it talks to Girder over REST only. One job at a
+    time, taken only when it is free (docs/scaling.md: how several workers share the queue fairly)."""
     env = dict(os.environ, GIRDER_WORKER_BROKER=broker, GIRDER_WORKER_BACKEND=broker, C_FORCE_ROOT='1')
     celery = os.path.join(os.path.dirname(sys.executable), 'celery')
     return spawn([celery, '-A', 'girder_worker.app', 'worker', '--loglevel', 'info', '--concurrency', '1',
+                  '--prefetch-multiplier', '1', '-O', 'fair', '--disable-prefetch', '-n', 'demo@%h',
                   '--without-gossip', '--without-mingle'], os.path.join(data_dir, 'worker.log'), env)
 
 
