@@ -63,6 +63,22 @@ def redis_url(tmp_path_factory):
     process.wait(10)
 
 
+def upload_large_image(path, name, folder, user):
+    """Upload a local image file into a Girder folder and make it a large image item; returns the item."""
+    from girder.models.item import Item
+    from girder.models.upload import Upload
+    from girder_large_image.models.image_item import ImageItem
+
+    with open(path, 'rb') as f:
+        file = Upload().uploadFromFile(f, os.path.getsize(path), name, parentType='folder', parent=folder,
+                                       user=user)
+    item = Item().load(file['itemId'], force=True)
+    if 'largeImage' not in item:
+        ImageItem().createImageItem(item, file, user=user, createJob=False)
+        item = Item().load(item['_id'], force=True)
+    return item
+
+
 @pytest.fixture
 def slide_item(admin, fsAssetstore):
     """The CMU-1-Small-Region slide uploaded into a public collection folder, made a large image."""

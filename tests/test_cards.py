@@ -9,17 +9,13 @@ import PIL.Image
 import pytest
 from pytest_girder.assertions import assertStatus, assertStatusOk
 
-from conftest import ARTIFACTS, SLIDE
+from conftest import ARTIFACTS, SLIDE, upload_large_image
 from test_rest_predictions import make_arrays, upload_predictions
 
 
 @pytest.fixture
 def real_segmentation(admin, project, slide_item, tmp_path):
     """The CMU slide segmented by our SLIC (radius 150 at half resolution), stored as the pipeline does."""
-    from girder.models.item import Item
-    from girder.models.upload import Upload
-    from girder_large_image.models.image_item import ImageItem
-
     from histomics_label.core.superpixels import compute_superpixels
     from histomics_label.models.project import Project
     from histomics_label.models.slide import ProjectSlide
@@ -27,12 +23,7 @@ def real_segmentation(admin, project, slide_item, tmp_path):
 
     path = str(tmp_path / 'labels.tiff')
     result = compute_superpixels(SLIDE, output_path=path, radius=150)
-    with open(path, 'rb') as f:
-        file = Upload().uploadFromFile(f, os.path.getsize(path), 'labels.tiff', parentType='folder',
-                                       parent=Project().data_folder(project, admin), user=admin)
-    label_item = Item().load(file['itemId'], force=True)
-    if 'largeImage' not in label_item:
-        ImageItem().createImageItem(label_item, file, user=admin, createJob=False)
+    label_item = upload_large_image(path, 'labels.tiff', Project().data_folder(project, admin), admin)
     slide = ProjectSlide().findOne({'itemId': slide_item['_id']})
     slide = SuperpixelGeometry().store(slide, result.centroids, result.bboxes, labelItemId=label_item['_id'],
                                        scale=result.scale)

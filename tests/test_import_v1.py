@@ -2,14 +2,13 @@
 import functools
 import io
 import math
-import os
 import re
 
 import numpy as np
 import pytest
 from pytest_girder.assertions import assertStatus, assertStatusOk
 
-from conftest import SLIDE
+from conftest import SLIDE, upload_large_image
 
 SCALE = 2  # the label image is at half the slide's resolution
 TILE = 512  # HistomicsTK segments tile by tile
@@ -80,10 +79,6 @@ def annotate(slide_item, admin, label_item, epoch=3, **changes):
 @pytest.fixture
 def v1_label_item(admin, project, tmp_path):
     """The label image v1 leaves in the project's data folder, as a large image item."""
-    from girder.models.item import Item
-    from girder.models.upload import Upload
-    from girder_large_image.models.image_item import ImageItem
-
     from histomics_label.core.label_image import LabelTiffWriter, encode_labels
     from histomics_label.models.project import Project
 
@@ -94,13 +89,7 @@ def v1_label_item(admin, project, tmp_path):
             for x in range(0, labels.shape[1], TILE):
                 writer.add_block(x, y, encode_labels(labels[y:y + TILE, x:x + TILE],
                                                      boundary[y:y + TILE, x:x + TILE]))
-    with open(path, 'rb') as f:
-        file = Upload().uploadFromFile(f, os.path.getsize(path), 'v1 labels.tiff', parentType='folder',
-                                       parent=Project().data_folder(project, admin), user=admin)
-    label_item = Item().load(file['itemId'], force=True)
-    if 'largeImage' not in label_item:
-        ImageItem().createImageItem(label_item, file, user=admin, createJob=False)
-    return label_item
+    return upload_large_image(path, 'v1 labels.tiff', Project().data_folder(project, admin), admin)
 
 
 @pytest.mark.plugin('histomics_label')
