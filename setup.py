@@ -58,6 +58,7 @@ setup(
         'keras': ['tensorflow-cpu>=2.16', 'keras>=3.3'],
         # devops/serve.py without --mongo-uri (README command 1)
         'demo': [MONGOMOCK],
+        'bench': ['matplotlib==3.11.2'],  # plots of benchmarks/bench_active_learning.py
         'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40', MONGOMOCK],
     },
     entry_points={
