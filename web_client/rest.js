@@ -1,7 +1,8 @@
 // The one module through which the client talks to the Histomics Label REST API (docs/api.md documents every
 // response shape used here). Each function returns Girder's restRequest promise (jQuery deferred); callers
 // show failures with store.showError, never swallow them.
-import {restRequest} from '@girder/core/rest';
+import {getCurrentToken} from '@girder/core/auth';
+import {getApiRoot, restRequest} from '@girder/core/rest';
 
 const BASE = 'histomics_label';
 
@@ -156,4 +157,25 @@ export function getItem(itemId) {
 
 export function tilesInfo(itemId) {
     return call('GET', `item/${itemId}/tiles`);
+}
+
+// cards and the review grid
+// The URL of a superpixel's card picture (a JPEG with its outline), usable as an <img> src: Girder accepts the
+// token as a query parameter for image GETs.
+export function superpixelImageUrl(projectId, itemId, superpixel, size) {
+    const token = getCurrentToken() || window.localStorage.getItem('girderToken');
+    const query = `size=${size || 160}` + (token ? `&token=${encodeURIComponent(token)}` : '');
+    return `${getApiRoot()}/${BASE}/project/${projectId}/slide/${itemId}/superpixel/${superpixel}/image?${query}`;
+}
+
+export function reviewQueue(projectId, params) {
+    return call('GET', `${BASE}/project/${projectId}/review/queue`, params);
+}
+
+export function getUser(userId) {
+    return call('GET', `user/${userId}`);
+}
+
+export function listUsers(limit) {
+    return call('GET', 'user', {limit: limit || 200, sort: 'lastName'});
 }
