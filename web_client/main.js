@@ -3,7 +3,11 @@ import events from '@girder/core/events';
 import huiRouter from '@girder/histomicsui/router';
 
 import * as histomicsLabel from './index';
-import HomeView from './views/HomeView';
+
+// --- project list, setup and progress pages; Girder folder action; HistomicsUI header link (helper H) ---
+import registerPages from './views/pages';
+import './views/folderAction';
+import './views/headerLink';
 
 registerPluginNamespace('histomics_label', histomicsLabel);
 
@@ -18,4 +22,4 @@ function navigateTo(View, settings) {
 }
 
 // Our pages live inside the HistomicsUI app (/histomics#histomics-label), next to its image viewer.
-huiRouter.route('histomics-label', 'histomicsLabelHome', () => navigateTo(HomeView));
+registerPages(huiRouter, navigateTo);

@@ -179,3 +179,12 @@ export function getUser(userId) {
 export function listUsers(limit) {
     return call('GET', 'user', {limit: limit || 200, sort: 'lastName'});
 }
+
+// a folder of slides (project setup)
+export function getFolder(folderId) {
+    return call('GET', `folder/${folderId}`);
+}
+
+export function listFolderItems(folderId, limit) {
+    return call('GET', 'item', {folderId, limit: limit || 0});
+}

@@ -111,14 +111,15 @@ async function main() {
             await pixelmapPage.close();
         }
 
-        // 2. our route inside HistomicsUI
+        // 2. our route inside HistomicsUI: the project list, the demo project with its progress
         await page.goto(`${baseUrl}/histomics#histomics-label`);
-        await page.waitForSelector('.h-hl-home .h-hl-cli', {timeout: 30000});
-        const heading = await page.textContent('.h-hl-home .h-hl-title');
-        const clis = await page.$$eval('.h-hl-cli b', (nodes) => nodes.map((n) => n.textContent.trim()));
+        await page.waitForSelector('.h-hl-projects .h-hl-project-row .h-hl-progress-text', {timeout: 30000});
+        const heading = await page.textContent('.h-hl-projects .h-hl-title');
+        const projects = await page.$$eval('.h-hl-project-name', (nodes) => nodes.map((n) => n.textContent.trim()));
+        const progress = await page.textContent('.h-hl-project-row .h-hl-progress-text');
         await shot(page, 'histomics-label-home.png');
-        if (heading.trim() !== 'Histomics Label' || !clis.includes('Tissue Detection')) {
-            throw new Error(`our page shows ${JSON.stringify({heading, clis})}`);
+        if (heading.trim() !== 'Histomics Label' || !projects.includes('Demo') || !/1 segmented, 1 featurized/.test(progress)) {
+            throw new Error(`our page shows ${JSON.stringify({heading, projects, progress})}`);
         }
         if (errors.length) {
             throw new Error(`page errors: ${errors.join('; ')}`);

@@ -1,4 +1,5 @@
-import HomeView from './HomeView';
+import PageView from './PageView';
 import mountVue from './mountVue';
+import {ProjectsView, SetupView, ProjectView} from './pages';
 
-export {HomeView, mountVue};
+export {PageView, ProjectsView, SetupView, ProjectView, mountVue};
