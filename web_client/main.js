@@ -3,6 +3,12 @@ import events from '@girder/core/events';
 import huiRouter from '@girder/histomicsui/router';
 
 import * as histomicsLabel from './index';
+import './views/imageViewExtension';
+
+// Labeling a project's slide happens in HistomicsUI's own image view:
+//     /histomics#?image=<slide item id>&hlProject=<project id>
+// opens the slide with the labeling panel docked in the view's left column (views/imageViewExtension.js);
+// without `hlProject` the image view is HistomicsUI's alone. views/navigation.js moves between the slides.
 
 // --- project list, setup and progress pages; Girder folder action; HistomicsUI header link (helper H) ---
 import registerPages from './views/pages';

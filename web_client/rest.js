@@ -188,3 +188,7 @@ export function getFolder(folderId) {
 export function listFolderItems(folderId, limit) {
     return call('GET', 'item', {folderId, limit: limit || 0});
 }
+
+export function getAnnotation(annotationId) {
+    return call('GET', `annotation/${annotationId}`);
+}
