@@ -59,7 +59,8 @@ setup(
         # devops/serve.py without --mongo-uri (README command 1)
         'demo': [MONGOMOCK],
         'bench': ['matplotlib==3.11.2'],  # plots of benchmarks/bench_active_learning.py
-        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40', MONGOMOCK],
+        'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40', MONGOMOCK,
+                 'statsmodels==0.15.0', 'krippendorff==0.9.0'],  # agreement references
     },
     entry_points={
         'girder.plugin': ['histomics_label = histomics_label.plugin:HistomicsLabelPlugin'],

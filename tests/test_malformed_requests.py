@@ -26,6 +26,7 @@ PROJECT_ROUTES = [  # every route under project/{id}: method, path, parameters t
     ('POST', 'project/{p}/epoch/1/predictions', {'fileId': NO_ID}),
     ('GET', 'project/{p}/next', {}), ('GET', 'project/{p}/slide/{i}/predictions', {}),
     ('POST', 'project/{p}/annotations', {}), ('POST', 'project/{p}/import_v1', {}),
+    ('GET', 'project/{p}/agreement', {}),
 ]
 
 

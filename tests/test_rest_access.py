@@ -41,6 +41,7 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('GET', 'project/{p}/slide/{i}/predictions', READ),
     ('POST', 'project/{p}/annotations', WRITE),
     ('POST', 'project/{p}/import_v1', ADMIN),
+    ('GET', 'project/{p}/agreement', READ),
 ]
 PARAMS = {'itemId': None, 'name': 'X', 'into': None, 'outputs': '{}', 'fileId': '0' * 24}
 

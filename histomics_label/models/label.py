@@ -14,6 +14,7 @@ from girder.models.model_base import Model
 from pymongo import DeleteOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
+from .agreement import Agreement
 from .category import usable_categories
 from .superpixel_key import superpixel_keys
 from .superpixels import check_superpixel
@@ -84,6 +85,7 @@ class Label(Model):
         self._bulk(operations)
         LabelHistory().collection.insert_many(history, ordered=False)
         LabeledKeys().record(project, user, slide['index'], latest)
+        Agreement().record(project, slide['itemId'], user, latest, self)
         removed = sum(1 for c in latest.values() if c is None)
         return len(latest) - removed, removed, write_id
 

@@ -4,8 +4,10 @@ Each noun module adds its routes to the one root resource, so Swagger lists them
 """
 from girder.api.rest import Resource
 
+from .agreement import AgreementEndpoints
 from .category import CategoryEndpoints
 from .cli import CliEndpoints
+from .export import ExportEndpoints
 from .label import LabelEndpoints
 from .pipeline import PipelineEndpoints
 from .prediction import PredictionEndpoints
@@ -19,5 +21,6 @@ class HistomicsLabelResource(Resource):
         super().__init__()
         self.resourceName = 'histomics_label'
         for endpoints in (CliEndpoints, SlideEndpoints, ProjectEndpoints, CategoryEndpoints,
-                          LabelEndpoints, ReviewEndpoints, PipelineEndpoints, PredictionEndpoints):
+                          LabelEndpoints, ReviewEndpoints, PipelineEndpoints, PredictionEndpoints, AgreementEndpoints,
+                          ExportEndpoints):
             endpoints(self)
