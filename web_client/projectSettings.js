@@ -72,6 +72,16 @@ function settingsFromForm(form) {
     return settings;
 }
 
+// The form's fields from a project's settings (the inverse of settingsFromForm).
+function formFromSettings(settings) {
+    const form = Object.assign({timmModel: ''}, DEFAULTS, settings);
+    if (form.backbone.startsWith('timm:')) {
+        form.timmModel = form.backbone.slice(5);
+        form.backbone = 'timm';
+    }
+    return form;
+}
+
 // The first colour of the palette not in `used`, else the next in turn.
 function nextColor(used) {
     return PALETTE.find((color) => !used.includes(color)) || PALETTE[used.length % PALETTE.length];
@@ -106,5 +116,5 @@ function hexColor(color) {
 
 export {
     DEFAULTS, BACKBONES, NEEDS_WEIGHTS, MODEL_KINDS, MODEL_BACKENDS, CERTAINTY_METRICS, PALETTE, HOTKEYS,
-    settingsFromForm, nextColor, nextHotkey, newCategoryRow, hexColor
+    settingsFromForm, formFromSettings, nextColor, nextHotkey, newCategoryRow, hexColor
 };
