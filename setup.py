@@ -48,6 +48,7 @@ setup(
         'scikit-image>=0.22',
         'numba>=0.68',  # tiled SLIC kernels (histomics_label.core)
         'h5py>=3.10',  # the server checks features files before a slide counts as featurized
+        'pyarrow>=17,<27',  # Parquet exports (histomics_label.core.export.parquet)
     ],
     extras_require={
         # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
@@ -60,7 +61,8 @@ setup(
         'demo': [MONGOMOCK],
         'bench': ['matplotlib==3.11.2'],  # plots of benchmarks/bench_active_learning.py
         'test': ['pytest-girder>=3.2.18,<4', 'pytest>=7', 'psutil>=5.9', 'transformers>=4.40', MONGOMOCK,
-                 'statsmodels==0.15.0', 'krippendorff==0.9.0'],  # agreement references
+                 'statsmodels==0.15.0', 'krippendorff==0.9.0',  # agreement references
+                 'pycocotools==2.0.11'],  # reads exported COCO back
     },
     entry_points={
         'girder.plugin': ['histomics_label = histomics_label.plugin:HistomicsLabelPlugin'],

@@ -27,6 +27,8 @@ PROJECT_ROUTES = [  # every route under project/{id}: method, path, parameters t
     ('GET', 'project/{p}/next', {}), ('GET', 'project/{p}/slide/{i}/predictions', {}),
     ('POST', 'project/{p}/annotations', {}), ('POST', 'project/{p}/import_v1', {}),
     ('GET', 'project/{p}/agreement', {}),
+    ('POST', 'project/{p}/export', {}), ('GET', 'project/{p}/export', {}),
+    ('POST', 'project/{p}/slide/{i}/import', {'fileId': NO_ID}), ('GET', 'project/{p}/slide/{i}/import', {}),
 ]
 
 

@@ -42,6 +42,10 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('POST', 'project/{p}/annotations', WRITE),
     ('POST', 'project/{p}/import_v1', ADMIN),
     ('GET', 'project/{p}/agreement', READ),
+    ('POST', 'project/{p}/export', WRITE),
+    ('GET', 'project/{p}/export', READ),
+    ('POST', 'project/{p}/slide/{i}/import', WRITE),
+    ('GET', 'project/{p}/slide/{i}/import', READ),
 ]
 PARAMS = {'itemId': None, 'name': 'X', 'into': None, 'outputs': '{}', 'fileId': '0' * 24}
 
