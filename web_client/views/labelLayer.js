@@ -101,7 +101,8 @@ export default class LabelLayer {
             const canvas = document.createElement('canvas');
             canvas.width = image.width;
             canvas.height = image.height;
-            const context = canvas.getContext('2d');
+            // a CPU canvas: reading back a GPU one waits for the WebGL frames in flight (seconds on a busy machine)
+            const context = canvas.getContext('2d', {willReadFrequently: true});
             context.drawImage(image, 0, 0);
             pixels = context.getImageData(0, 0, image.width, image.height).data;
             this._pixels.set(image, pixels);

@@ -21,8 +21,8 @@ import Painter from './painter';
 import SlideLabels from './slideLabels';
 
 const WAITING_POLL_MS = 5000;
-const HIGHLIGHT_MS = 2500;
-const CENTER_MARGIN = 3; // the view around a centred superpixel, in superpixel sizes
+const HIGHLIGHT_MS = 5000;
+const CENTER_MARGIN = 6; // the view around a centred superpixel, in superpixel sizes
 
 export default class LabelingSession {
     constructor(imageView) {

@@ -4,9 +4,11 @@
 // snapshot of the settings (`update`) rather than the reactive store.
 const TRANSPARENT = {r: 0, g: 0, b: 0, a: 0};
 const OUTLINE = {r: 0.05, g: 0.05, b: 0.05, a: 0.55};
-const HIGHLIGHT = {r: 1, g: 1, b: 0, a: 1};
+const HIGHLIGHT = {r: 1, g: 0.9, b: 0, a: 1};
+const HIGHLIGHT_FILL = {r: 1, g: 0.9, b: 0, a: 0.35};
 const STROKE_ALPHA = 0.95;
-const PREDICTION_ALPHA = {min: 0.1, max: 0.8};
+// prediction alpha, times the opacity setting: always fainter than a label, whose fill alpha is the opacity
+const PREDICTION_ALPHA = {min: 0.15, max: 0.8};
 
 function rgb(color) {
     const c = geo.util.convertColor(color);
@@ -77,8 +79,8 @@ export default class Painter {
 
     colorOf(index) {
         const superpixel = index >> 1, boundary = (index & 1) === 1, s = this.settings;
-        if (boundary && superpixel === this.highlighted) {
-            return HIGHLIGHT;
+        if (superpixel === this.highlighted) {
+            return boundary ? HIGHLIGHT : HIGHLIGHT_FILL;
         }
         const colors = this.colors || this._palette();
         const categoryId = s.labels && this.labels ? this.labels.shown(superpixel) : null;
@@ -92,8 +94,7 @@ export default class Painter {
         if (s.predictions && this.predicted && this.predicted[superpixel]) {
             const predictedColor = colors.get(this.predicted[superpixel]);
             if (predictedColor) {
-                const alpha = this.certaintyAlpha[superpixel] * s.opacity / 0.5;
-                return Object.assign({a: Math.min(1, alpha)}, predictedColor.rgb);
+                return Object.assign({a: this.certaintyAlpha[superpixel] * s.opacity}, predictedColor.rgb);
             }
         }
         return TRANSPARENT;
