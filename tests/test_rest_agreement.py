@@ -276,3 +276,18 @@ def test_concurrent_writers_on_the_same_superpixels_keep_the_statistics_exact(bo
     Agreement().rebuild(project, Label())
     assert stored_statistics(project) == incremental
     check_against_references(json.loads(json.dumps(Agreement().report(project, Label()), default=str)), project)
+
+
+@pytest.mark.plugin('histomics_label')
+def test_the_response_has_exactly_the_documented_keys(server, admin, project, segmented, study):
+    from test_api_shapes import documented_examples
+
+    documented, live = documented_examples()['Agreement'], agreement(server, admin, project)
+    assert set(live) == set(documented)
+    for key in ('fleiss', 'krippendorff'):
+        assert set(live[key]) == set(documented[key])
+    for key in ('categories', 'pairs', 'raters'):
+        assert set(live[key][0]) == set(documented[key][0]), key
+    for key in ('fleiss', 'krippendorff'):
+        assert set(live['categories'][0][key]) == set(documented['categories'][0][key])
+    assert live['raters'][0] == {'userId': str(admin['_id']), 'login': 'admin', 'name': 'Admin Admin'}
