@@ -67,6 +67,10 @@ def test_access_follows_the_folder(server, admin, labeler, project, slide_item):
     assertStatusOk(server.request(path, user=labeler))
     listed = server.request('/histomics_label/project', user=labeler).json
     assert [p['_id'] for p in listed] == [str(project['_id'])]
+    listed = server.request('/histomics_label/project', user=labeler,
+                            params={'folderId': str(slide_item['folderId'])}).json
+    assert [p['_id'] for p in listed] == [str(project['_id'])]
+    assert server.request('/histomics_label/project', user=labeler, params={'folderId': '0' * 24}).json == []
     assertStatus(server.request(path, method='PUT', user=labeler, params={'name': 'Mine'}), 403)
     assertStatus(server.request(path, method='DELETE', user=labeler), 403)
     assertStatus(server.request(path + '/slides', method='POST', user=labeler), 403)

@@ -16,6 +16,7 @@ from .access import PROJECT_COLLECTION, FolderAccessMixin
 from .category import Category
 from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
+from .quality import EpochQuality
 from .review import Review
 from .slide import ProjectSlide
 from .states import TrainingStatus
@@ -23,7 +24,7 @@ from .superpixels import SuperpixelGeometry
 
 DATA_FOLDER = 'Histomics Label data'
 #: what a project derives from its slides and labels (recomputable; an archived project drops it)
-DERIVED = (LabeledKeys, ProjectSlide, SuperpixelGeometry, Prediction, Ranking)
+DERIVED = (LabeledKeys, ProjectSlide, SuperpixelGeometry, Prediction, Ranking, EpochQuality)
 FEATURE_KINDS = ('embedding', 'patches')
 MODEL_KINDS = tuple(sorted(DEFAULT_BACKENDS))
 MODEL_BACKENDS = tuple(sorted({backend for _, backend in REGISTRY}))
@@ -220,9 +221,10 @@ class Project(FolderAccessMixin, Model):
         project['updated'] = datetime.datetime.now(datetime.timezone.utc)
         return self.save(project)
 
-    def find_readable(self, user, limit=0, offset=0):
-        """Projects whose folder ``user`` can read, oldest first, paged after the access filter."""
-        cursor = self.find({}, sort=[('created', 1), ('_id', 1)])
+    def find_readable(self, user, limit=0, offset=0, folder_id=None):
+        """Projects whose folder ``user`` can read (only the one on ``folder_id`` when given), oldest first,
+        paged after the access filter."""
+        cursor = self.find({} if folder_id is None else {'folderId': folder_id}, sort=[('created', 1), ('_id', 1)])
         readable = (p for p in cursor if self.hasAccess(p, user, AccessType.READ))
         for index, project in enumerate(readable):
             if index < offset:

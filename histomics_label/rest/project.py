@@ -48,11 +48,12 @@ class ProjectEndpoints:
         .intParam('limit', 'Maximum number of projects (0 for all).', minimum=0, maximum=10000, required=False,
                   default=50)
         .intParam('offset', 'Number of projects to skip.', minimum=0, required=False, default=0)
-        .errorResponse('limit or offset out of range.', 400)
+        .idParam('folderId', 'Only the project on this folder (a list of at most one).', required=False)
+        .errorResponse('limit, offset or folderId out of range.', 400)
         .errorResponse('You must be logged in.', 401)
     )
-    def find(self, limit, offset):
-        return list(Project().find_readable(getCurrentUser(), limit, offset))
+    def find(self, limit, offset, folderId):
+        return list(Project().find_readable(getCurrentUser(), limit, offset, folderId))
 
     @access.user
     @filtermodel(Project)
