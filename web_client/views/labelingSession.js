@@ -45,16 +45,23 @@ export default class LabelingSession {
         };
         Object.entries(this._busHandlers).forEach(([name, handler]) => bus.$on(name, handler));
         this._unbindKeys = bindKeys(this);
+        this._onUnload = (evt) => {
+            if (overlay.pendingWrites) { // the browser asks before a page with unsaved labels closes
+                evt.preventDefault();
+                evt.returnValue = '';
+            }
+        };
+        window.addEventListener('beforeunload', this._onUnload);
         this._watch();
     }
 
     _watch() {
         const drawn = () => [overlay.labels, overlay.boundaries, overlay.predictions, overlay.opacity,
             overlay.labelSource, store.categories];
-        this.watcher.$watch(drawn, () => this._repaint());
+        this.watcher.$watch(drawn, () => this._repaint(), {deep: true});
         this.watcher.$watch(() => overlay.predictions, () => this._loadPredictions());
         this.watcher.$watch(() => overlay.labelSource, () => this._loadEffective());
-        this.watcher.$watch(() => overlay.brush, (on) => this.mouse && this.mouse.setBrush(on));
+        this.watcher.$watch(() => [overlay.brush, store.mode, canWrite()], () => this._setTools());
         // a slide waiting for its superpixels (or not in the project yet) opens when the status says so
         this.watcher.$watch(() => store.status, () => {
             if (overlay.slide.state === 'waiting' || overlay.slide.state === 'absent') {
@@ -166,13 +173,20 @@ export default class LabelingSession {
             paint: (superpixel) => this._paint(superpixel),
             strokeEnd: () => this._strokeEnd()
         });
-        this.mouse.setBrush(overlay.brush);
+        this._setTools();
         overlay.slide = {state: 'ready', itemId: slide.itemId, message: ''};
         this._loadPredictions();
         if (this.pendingCenter && this.pendingCenter.itemId === slide.itemId) {
             const target = this.pendingCenter;
             this.pendingCenter = null;
             this.centerOn(target);
+        }
+    }
+
+    // Painting only in the Label tab and for labelers; elsewhere every drag pans.
+    _setTools() {
+        if (this.mouse) {
+            this.mouse.setTools({enabled: canWrite() && store.mode === 'label', brush: overlay.brush});
         }
     }
 
@@ -379,6 +393,7 @@ export default class LabelingSession {
         this.imageView.off(null, null, this);
         Object.entries(this._busHandlers).forEach(([name, handler]) => bus.$off(name, handler));
         this._unbindKeys();
+        window.removeEventListener('beforeunload', this._onUnload);
         this.watcher.$destroy();
     }
 }

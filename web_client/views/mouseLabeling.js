@@ -28,26 +28,31 @@ export default class MouseLabeling {
         map.geoOn(geo.event.actiondown, this._onDown);
         map.geoOn(geo.event.actionmove, this._onMove);
         map.geoOn(geo.event.actionup, this._onUp);
-        this.setBrush(false);
+        this.setTools({enabled: false, brush: false});
     }
 
-    /** Brush on: drag paints and Shift + drag pans; off: the reverse. */
-    setBrush(on) {
+    /**
+     * Which drag paints: with `brush` the plain drag (Shift + drag pans), else Shift + drag; when `enabled` is
+     * false (read-only, another tab) no drag paints and every drag pans as in HistomicsUI.
+     */
+    setTools({enabled, brush}) {
         const interactor = this.map.interactor();
         interactor.removeAction(undefined, undefined, OWNER);
-        interactor.addAction({
-            action: PAINT, input: 'left', modifiers: {shift: !on, ctrl: false}, owner: OWNER, name: 'paint'
-        });
-        if (on) {
+        if (enabled) {
             interactor.addAction({
-                action: geo.geo_action.pan,
-                input: 'left',
-                modifiers: {shift: true, ctrl: false},
-                owner: OWNER,
-                name: 'pan while the brush is on'
+                action: PAINT, input: 'left', modifiers: {shift: !brush, ctrl: false}, owner: OWNER, name: 'paint'
             });
+            if (brush) {
+                interactor.addAction({
+                    action: geo.geo_action.pan,
+                    input: 'left',
+                    modifiers: {shift: true, ctrl: false},
+                    owner: OWNER,
+                    name: 'pan while the brush is on'
+                });
+            }
         }
-        $(this.map.node()).toggleClass('h-hl-brush', !!on);
+        $(this.map.node()).toggleClass('h-hl-brush', !!(enabled && brush));
     }
 
     _click(evt) {
