@@ -13,6 +13,7 @@ from pytest_girder.assertions import assertStatus, assertStatusOk
 from skimage.draw import polygon as draw_polygon
 
 from test_cards import real_segmentation  # noqa: F401 (fixture)
+from test_api_shapes import documented_examples
 from test_rest_predictions import make_arrays
 
 
@@ -130,6 +131,8 @@ def test_an_export_reopens_and_matches_the_database(server, admin, labeler, stud
     assertStatusOk(resp)
     [listed] = resp.json
     assert listed['version'] == 1 and listed['jobId'] == str(job['_id'])
+    documented = documented_examples()['Export list entry']
+    assert set(listed) == set(documented) and set(listed['counts']) == set(documented['counts'])
     manifest = json.load(open(local_path(listed['manifestFileId'])))
     files = {entry['name']: entry for entry in manifest['files']}
     assert sorted(files) == ['coco.json', 'geojson.zip', 'masks/0000 CMU-1-Small-Region.mask.tiff',

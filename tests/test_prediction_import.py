@@ -5,10 +5,10 @@ import io
 import json
 import zipfile
 
-import numpy as np
 import pytest
 from pytest_girder.assertions import assertStatus, assertStatusOk
 
+from test_api_shapes import documented_examples
 from test_cards import real_segmentation  # noqa: F401 (fixture)
 from test_export import export, local_path, result_label_file, study  # noqa: F401 (fixtures)
 
@@ -74,10 +74,15 @@ def test_an_exports_mask_and_geojson_come_back_as_predictions_to_review(server, 
     unlabeled = sum(1 for f in collection['features'] if f['properties']['category'] is None)
     assert resp.json['skippedFeatures'] == unlabeled
     assert resp.json['covered'] == len(covered) + 1
+    documented = documented_examples()
+    assert set(resp.json) == set(documented['Import result'])
 
     rows = server.request(base, user=admin, params={'limit': 0}).json
     assert [s['name'] for s in rows['sources']] == ['mask model', 'polygons']
     assert rows['total'] == 2 * len(covered) + 1
+    assert set(rows) == set(documented['Imported predictions'])
+    assert set(rows['rows'][0]) == set(documented['Imported predictions']['rows'][0])
+    assert set(rows['sources'][0]) == set(documented['Imported predictions']['sources'][0])
     for row in rows['rows']:
         if row['name'] == 'mask model':
             assert row['categoryId'] == str(covered[row['superpixel']])

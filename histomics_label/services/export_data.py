@@ -121,9 +121,15 @@ class ExportContext:
 
 def _decode(rgb):
     """Superpixel ids (int32, -1 outside any) of a pixelmap region (see :mod:`..core.label_image`)."""
-    rgb = rgb[..., :3].astype(np.int32)
-    value = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
-    return np.where(value == BACKGROUND, -1, value >> 1)
+    value = rgb[..., 2].astype(np.int32)  # one int32 array, built in place: regions can be large
+    value <<= 8
+    value |= rgb[..., 1]
+    value <<= 8
+    value |= rgb[..., 0]
+    outside = value == BACKGROUND
+    value >>= 1
+    value[outside] = -1
+    return value
 
 
 class SlideSource:

@@ -12,7 +12,7 @@ import numpy as np
 
 TILE = 256
 #: label-image pixels read at a time
-MAX_BLOCK_PIXELS = 4096 * 4096
+MAX_BLOCK_PIXELS = 2048 * 2048
 
 
 def mask_size(base_size, pixel_size):
@@ -42,7 +42,7 @@ def fill_mask(level0, read_labels, codes, label_size, scale, pixel_size, progres
     lookup = np.append(np.asarray(codes), 0).astype(level0.dtype)  # index -1 -> the appended 0
     height, width = level0.shape
     ratio = pixel_size / scale  # label pixels per mask pixel
-    side = max(TILE, min(8 * TILE, int(math.sqrt(MAX_BLOCK_PIXELS) / max(ratio, 1e-9)) // TILE * TILE))
+    side = max(TILE, min(4 * TILE, int(math.sqrt(MAX_BLOCK_PIXELS) / max(ratio, 1e-9)) // TILE * TILE))
     for top in range(0, height, side):
         rows = _sample_positions(top, min(height, top + side), pixel_size, scale, label_size[1])
         for left in range(0, width, side):

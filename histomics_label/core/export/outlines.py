@@ -12,7 +12,7 @@ import numpy as np
 from skimage.measure import find_contours, points_in_poly
 
 #: side of the label-image blocks whose superpixels are traced together (label pixels)
-BLOCK = 2048
+BLOCK = 1024
 
 
 def _without_collinear(ring):
