@@ -57,6 +57,22 @@ def test_one_project_per_folder(server, admin, project, slide_item):
 
 
 @pytest.mark.plugin('histomics_label')
+def test_the_data_folder_follows_the_project_folders_access(server, admin, labeler, project):
+    from girder.constants import AccessType
+    from girder.models.folder import Folder
+
+    from histomics_label.models.project import Project
+
+    data = Project().data_folder(project, admin)
+    assert not Folder().hasAccess(data, labeler, AccessType.WRITE)
+    # write access granted later on the project folder alone (not its subfolders) reaches the data folder
+    Folder().setUserAccess(Folder().load(project['folderId'], force=True), labeler, AccessType.WRITE, save=True)
+    data = Project().data_folder(project, labeler)
+    assert Folder().hasAccess(data, labeler, AccessType.WRITE)
+    assert not Folder().hasAccess(data, labeler, AccessType.ADMIN)
+
+
+@pytest.mark.plugin('histomics_label')
 def test_access_follows_the_folder(server, admin, labeler, project, slide_item):
     from girder.constants import AccessType
     from girder.models.folder import Folder

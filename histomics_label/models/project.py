@@ -200,10 +200,15 @@ class Project(FolderAccessMixin, Model):
         return self.load(project['_id'], force=True)
 
     def data_folder(self, project, user):
-        """Subfolder of the project folder for derived data (label images, features, models, manifests)."""
-        return Folder().createFolder(
-            self.folder(project), DATA_FOLDER, creator=user, reuseExisting=True,
-            description='Superpixels, features and models computed by Histomics Label')
+        """Subfolder of the project folder for derived data (label images, features, models, manifests). Its
+        access always mirrors the project folder's: whoever may label may also run the jobs that write here,
+        however the folder's access changed since the subfolder was made."""
+        parent = self.folder(project)
+        data = Folder().createFolder(parent, DATA_FOLDER, creator=user, reuseExisting=True,
+                                     description='Superpixels, features and models computed by Histomics Label')
+        if (data.get('access'), data.get('public')) != (parent.get('access'), parent.get('public')):
+            data = Folder().copyAccessPolicies(parent, data, save=True)
+        return data
 
     def folder(self, project):
         """The project's folder; 400 for an archived project, whose folder is gone."""

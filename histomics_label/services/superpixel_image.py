@@ -15,12 +15,15 @@ from ..models.states import StageStatus
 from ..models.superpixels import SuperpixelGeometry, check_superpixel
 
 OUTLINE = (255, 221, 0)  # yellow: visible on H&E pink and purple alike
+#: the smallest crop, in base-slide pixels: a fragment of a few pixels still shows the tissue around it
+MIN_SIDE = 128
 
 
 def _crop_box(bbox, slide_size, margin):
-    """A square around ``bbox`` (l, t, r, b) grown by ``margin`` of its side on each side, inside the slide."""
+    """A square around ``bbox`` (l, t, r, b) grown by ``margin`` of its side on each side (at least
+    ``MIN_SIDE``), inside the slide."""
     left, top, right, bottom = (float(v) for v in bbox)
-    side = max(right - left, bottom - top, 1.0) * (1 + 2 * margin)
+    side = max(max(right - left, bottom - top, 1.0) * (1 + 2 * margin), MIN_SIDE)
     cx, cy = (left + right) / 2, (top + bottom) / 2
     width, height = slide_size
     left = int(max(0, min(cx - side / 2, width - side)))
