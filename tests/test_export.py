@@ -338,3 +338,31 @@ def test_a_bad_export_request_is_a_400_that_starts_nothing(server, admin, projec
                           params={'includeEmbeddings': 'true'})
     assertStatus(resp, 400)
     assert 'image patches, not embeddings' in resp.json['message']
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_canceled_export_stops_and_removes_its_folder(server, admin, study, monkeypatch):
+    from girder.models.folder import Folder
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+
+    from histomics_label.services import export as service
+
+    original = service.write_mask_tiff
+
+    def cancel_then_write(*args, **kwargs):  # the user cancels while the mask is written
+        [job] = Job().find({'type': 'histomics_label_export'})
+        Job().cancelJob(job)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, 'write_mask_tiff', cancel_then_write)
+    job = export(server, admin, study['project'], formats=['masks', 'parquet'])
+    assert job['status'] == JobStatus.CANCELED
+    deadline = time.time() + 60  # the job notices the cancel at its next progress write
+    while 'Export canceled' not in ''.join(job['log']) and time.time() < deadline:
+        time.sleep(0.1)
+        job = Job().load(job['_id'], force=True, includeLog=True)
+    assert 'Export canceled; its partial folder was removed.' in ''.join(job['log'])
+    assert job['status'] == JobStatus.CANCELED
+    assert Folder().findOne({'name': 'v0001'}) is None
+    assert server.request('/histomics_label/project/%s/export' % study['project']['_id'], user=admin).json == []
