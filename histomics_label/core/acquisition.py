@@ -50,9 +50,11 @@ def _mutual_information(samples):
 
 
 def _top2(mean):
-    part = np.sort(mean, axis=-1)
-    second = part[:, -2] if mean.shape[1] > 1 else np.zeros(len(mean))
-    return part[:, -1], second
+    """Largest and second-largest probability of each row (a partition, not a sort of every row)."""
+    if mean.shape[1] == 1:
+        return mean[:, 0], np.zeros(len(mean))
+    part = np.partition(mean, mean.shape[1] - 2, axis=-1)
+    return part[:, -1], part[:, -2]
 
 
 def _certainty_confidence(mean, samples):
@@ -120,7 +122,20 @@ def _least_certain(probs, k, metric, labeled_mask):
     mean, samples = validate_probs(probs, require_samples=metric in _NEEDS_SAMPLES)
     candidates, k = _candidates(len(mean), k, labeled_mask)
     scores = CERTAINTY_METRICS[metric](mean[candidates], None if samples is None else samples[:, candidates])
-    return candidates[np.argsort(scores, kind='stable')[:k]]
+    return candidates[smallest_first(scores, k)]
+
+
+def smallest_first(scores, k=None):
+    """Indices of the ``k`` smallest scores in ascending order, ties by index (as a stable argsort's first
+    ``k``), through an argpartition when ``k`` is a small part of the scores."""
+    k = len(scores) if k is None else k
+    if k * 4 >= len(scores):
+        return np.argsort(scores, kind='stable')[:k]
+    threshold = np.partition(scores, k - 1)[k - 1]
+    below = np.flatnonzero(scores < threshold)
+    ties = np.flatnonzero(scores == threshold)[:k - len(below)]
+    chosen = np.concatenate([below, ties])
+    return chosen[np.argsort(scores[chosen], kind='stable')]
 
 
 def confidence(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
@@ -220,46 +235,47 @@ def batchbald(probs, k, *, embeddings=None, labeled_mask=None, rng=None, max_con
             products *= _draw_and_score(samples[:, best], members, rng)
 
 
-def coreset(probs, k, *, embeddings=None, labeled_mask=None, rng=None):
+def coreset(probs, k, *, embeddings=None, labeled_mask=None, rng=None, gram_limit=8192):
     """k-center greedy over embeddings: each pick is the candidate farthest from all labeled and picked items.
 
     With nothing labeled the first pick is the candidate nearest the embeddings' mean. ``probs`` may be
-    None (cold start, before any model exists); if given it must describe the same items.
+    None (cold start, before any model exists); if given it must describe the same items. Distances are
+    float32; with at most ``gram_limit`` candidates their pairwise products are computed once (one matrix
+    product), so each pick costs O(candidates) instead of a pass over every embedding.
     """
     if embeddings is None:
         raise ValueError('coreset needs embeddings of shape (n_items, n_features)')
-    emb = np.asarray(embeddings, dtype=np.float64)
+    emb = np.asarray(embeddings, dtype=np.float32)
     if emb.ndim != 2 or len(emb) == 0 or not np.all(np.isfinite(emb)):
         raise ValueError('embeddings must be a finite array of shape (n_items, n_features)')
     if probs is not None and len(validate_probs(probs)[0]) != len(emb):
         raise ValueError('probs and embeddings describe different numbers of items')
     candidates, k = _candidates(len(emb), k, labeled_mask)
-    chosen = []
+    pool = emb[candidates]
     if labeled_mask is not None and np.any(labeled_mask):
-        distance = _min_sq_distance(emb, emb[np.asarray(labeled_mask)])
+        distance, chosen = _min_sq_distance(pool, emb[np.asarray(labeled_mask)]), []
     else:
-        to_mean = _min_sq_distance(emb[candidates], emb.mean(axis=0, keepdims=True))
-        chosen.append(int(candidates[np.argmin(to_mean)]))
-        distance = _min_sq_distance(emb, emb[chosen])
-    excluded = np.ones(len(emb), dtype=bool)
-    excluded[candidates] = False
-    distance[excluded] = -np.inf
+        chosen = [int(np.argmin(_min_sq_distance(pool, emb.mean(axis=0, keepdims=True))))]
+        distance = _min_sq_distance(pool, pool[chosen])
     distance[chosen] = -np.inf
+    norms = np.einsum('ij,ij->i', pool, pool)
+    gram = pool @ pool.T if len(pool) <= gram_limit else None
     while len(chosen) < k:
         best = int(np.argmax(distance))
         chosen.append(best)
-        distance = np.minimum(distance, _min_sq_distance(emb, emb[best:best + 1]))
+        dots = gram[best] if gram is not None else pool @ pool[best]
+        distance = np.minimum(distance, np.maximum(norms - 2 * dots + norms[best], 0))
         distance[best] = -np.inf
-    return np.asarray(chosen, dtype=np.intp)
+    return candidates[np.asarray(chosen, dtype=np.intp)]
 
 
 def _min_sq_distance(points, centres, chunk=1024):
     """Squared Euclidean distance from each point to its nearest centre."""
-    best = np.full(len(points), np.inf)
-    norms = (points ** 2).sum(axis=1)
+    best = np.full(len(points), np.inf, dtype=points.dtype)
+    norms = np.einsum('ij,ij->i', points, points)
     for start in range(0, len(centres), chunk):
         block = centres[start:start + chunk]
-        sq = norms[:, None] - 2 * points @ block.T + (block ** 2).sum(axis=1)[None, :]
+        sq = norms[:, None] - 2 * points @ block.T + np.einsum('ij,ij->i', block, block)[None, :]
         best = np.minimum(best, np.maximum(sq, 0).min(axis=1))
     return best
 

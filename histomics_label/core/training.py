@@ -4,73 +4,135 @@ superpixel of every slide, score certainty, and rank what to label next with the
 The output arrays are what the server stores per epoch (see ``models/prediction.py``): rows are
 superpixels, ``predicted`` indexes ``categories`` (all of the project's categories, excluded ones never
 predicted), and ``ranking`` lists rows in acquisition order: unlabeled superpixels first.
+
+Memory stays near the size of the features themselves: they are read in place, slide block by slide block
+(:mod:`.feature_blocks`), predicted ``PREDICT_ROWS`` at a time, and only each row's mean probabilities and
+certainty are kept (MC samples live for one block).
 """
+import contextlib
+import time
+
 import numpy as np
 
 from .acquisition import CERTAINTY_METRICS, certainty as certainty_of, rank
 from .classifiers import make_classifier
+from .feature_blocks import FeatureBlocks
+from .quality import MAX_FOLDS, epoch_quality
 
 #: strategies that cannot rank a million items at once pick this many, the rest follow by certainty
 EXPENSIVE_TOP = {'batchbald': 100, 'coreset': 2000, 'class_balanced': 2000}
+#: candidates an expensive strategy chooses from on a large project: BatchBALD the highest-BALD ones (its
+#: greedy joint costs O(candidates) per pick), coreset a seeded random sample (it needs their embeddings)
+CANDIDATE_POOL = {'batchbald': 1000, 'coreset': 5000}
+PREDICT_ROWS = 16384
 
 
 def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp', backend=None,
-                      strategy='confidence', mc_samples=20, seed=0, model_params=None):
+                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None):
     """Train a classifier and predict every superpixel.
 
-    :param slides: ``{slide_index: (ids, X)}``: superpixel ids and their features (embeddings or patches).
+    :param slides: ``{slide_index: (ids, X)}``: superpixel ids and their features (embeddings or patches),
+        or a :class:`.feature_blocks.FeatureBlocks`.
     :param labels: ``(n, 3)`` rows of (slide index, superpixel id, category index into ``categories``).
+    :param timings: a dict that receives the seconds spent to ``fit``, ``predict`` and ``rank``.
     :returns: ``(arrays, model)``; ``arrays`` has slide_index, superpixel, predicted, probabilities,
         certainty and ranking.
     """
+    features = slides if isinstance(slides, FeatureBlocks) else FeatureBlocks.from_slides(slides)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1, 3)
     if not len(labels):
         raise ValueError('no labels to train on')
-    order = sorted(slides)
-    slide_index = np.concatenate([np.full(len(slides[i][0]), i) for i in order])
-    superpixel = np.concatenate([np.asarray(slides[i][0], dtype=np.int64) for i in order])
-    X = np.concatenate([slides[i][1] for i in order])
-    row_of = {(int(s), int(p)): row for row, (s, p) in enumerate(zip(slide_index, superpixel))}
-    missing = [tuple(label[:2]) for label in labels if (label[0], label[1]) not in row_of]
-    if missing:
-        raise ValueError('%d labels name superpixels without features, e.g. slide %d superpixel %d'
-                         % (len(missing), missing[0][0], missing[0][1]))
-    rows = np.array([row_of[(s, p)] for s, p, _ in labels])
+    rows = features.rows(labels[:, :2])
+    timings = {} if timings is None else timings
     model = make_classifier(model_kind, backend, categories=list(categories), excluded=list(excluded),
                             seed=seed, **(model_params or {}))
-    model.fit(X[rows], labels[:, 2])
+    with _timed(timings, 'fit'):
+        model.fit(features.take(rows), labels[:, 2])
     use_mc = bool(mc_samples) and model.supports_mc and float(model.params.get('dropout', 0)) > 0
-    samples = model.predict_proba(X, mc_samples=mc_samples) if use_mc else None
-    mean = samples.mean(axis=0) if use_mc else model.predict_proba(X)
+    mc_samples = int(mc_samples) if use_mc else 0
     if strategy in ('bald', 'batchbald') and not use_mc:
         strategy = 'margin'  # a model without dropout has no MC samples to measure disagreement with
-    probs = samples if use_mc else mean
-    certainty = certainty_of(probs, strategy if strategy in CERTAINTY_METRICS else 'confidence')
+    with _timed(timings, 'predict'):
+        mean, certainty = predict_all(model, features, strategy if strategy in CERTAINTY_METRICS else 'confidence',
+                                      mc_samples)
+    with _timed(timings, 'rank'):
+        ranking = acquisition_order(strategy, model, features, mean, certainty, rows, seed, mc_samples)
     full = model.mapping.expand(mean)
     arrays = {
-        'slide_index': slide_index, 'superpixel': superpixel, 'predicted': full.argmax(axis=1),
-        'probabilities': full.astype(np.float32), 'certainty': certainty.astype(np.float32),
-        'ranking': acquisition_order(strategy, probs, certainty, rows, X, seed)}
+        'slide_index': features.slide_index, 'superpixel': features.superpixel, 'predicted': full.argmax(axis=1),
+        'probabilities': full, 'certainty': certainty.astype(np.float32), 'ranking': ranking}
     return arrays, model
 
 
-def acquisition_order(strategy, probs, certainty, labeled_rows, X, seed=0):
-    """All rows: unlabeled ones in ``strategy`` order (expensive strategies pick their top, the rest
-    follow least certain first), then labeled ones least certain first."""
+@contextlib.contextmanager
+def _timed(timings, name):
+    start = time.perf_counter()
+    yield
+    timings[name] = timings.get(name, 0) + time.perf_counter() - start
+
+
+def predict_all(model, features, metric, mc_samples=0):
+    """Mean probabilities (float32 ``(n, columns)``) and ``metric`` certainty (float64) of every row,
+    predicted ``PREDICT_ROWS`` rows at a time (with ``mc_samples`` MC-dropout samples when positive)."""
+    mean = np.empty((features.n, model.mapping.n_columns), dtype=np.float32)
+    certainty = np.empty(features.n)
+    for start, values in features.blocks_of_rows(PREDICT_ROWS):
+        probs = model.predict_proba(values, mc_samples=mc_samples or None)
+        mean[start:start + len(values)] = probs.mean(axis=0) if mc_samples else probs
+        certainty[start:start + len(values)] = certainty_of(probs, metric)
+    return mean, certainty
+
+
+def acquisition_order(strategy, model, features, mean, certainty, labeled_rows, seed=0, mc_samples=0):
+    """All rows: unlabeled ones in ``strategy`` order (expensive strategies pick their top among their
+    candidate pool, the rest follow least certain first), then labeled ones least certain first.
+
+    ``certainty`` is the strategy's own metric for the certainty-based strategies, so their order is one
+    stable sort of it (ties by row)."""
     labeled = np.zeros(len(certainty), dtype=bool)
     labeled[labeled_rows] = True
     by_certainty = np.argsort(certainty, kind='stable')
     unlabeled = by_certainty[~labeled[by_certainty]]
-    top = []
+    top = np.zeros(0, dtype=np.int64)
     if strategy in EXPENSIVE_TOP and len(unlabeled):
-        k = min(EXPENSIVE_TOP[strategy], len(unlabeled))
-        embeddings = X.reshape(len(X), -1) if strategy == 'coreset' else None
-        top = rank(strategy, probs, k, embeddings=embeddings, labeled_mask=labeled,
-                   rng=np.random.default_rng(seed))
-    elif len(unlabeled):
-        top = rank(strategy, probs, len(unlabeled), labeled_mask=labeled)
-    top = np.asarray(top, dtype=np.int64)
+        top = _expensive_top(strategy, model, features, mean, labeled, unlabeled, seed, mc_samples)
     picked = np.zeros(len(certainty), dtype=bool)
     picked[top] = True
     rest = unlabeled[~picked[unlabeled]]
     return np.concatenate([top, rest, by_certainty[labeled[by_certainty]]]).astype(np.int64)
+
+
+def _expensive_top(strategy, model, features, mean, labeled, unlabeled, seed, mc_samples):
+    """The top picks of BatchBALD, coreset or class-balanced among the unlabeled rows (as row numbers)."""
+    k = min(EXPENSIVE_TOP[strategy], len(unlabeled))
+    rng = np.random.default_rng(seed)
+    if strategy == 'class_balanced':
+        return np.asarray(rank(strategy, mean, k, labeled_mask=labeled), dtype=np.int64)
+    if strategy == 'batchbald':  # ``unlabeled`` is in certainty (= -BALD) order: the most informative first
+        pool = np.sort(unlabeled[:CANDIDATE_POOL[strategy]])
+        samples = model.predict_proba(features.take(pool), mc_samples=mc_samples)
+        return pool[rank(strategy, samples, min(k, len(pool)), rng=rng)]
+    pool = unlabeled if len(unlabeled) <= CANDIDATE_POOL[strategy] else rng.choice(
+        unlabeled, CANDIDATE_POOL[strategy], replace=False)
+    pool = np.sort(pool)
+    centres = np.flatnonzero(labeled)
+    embeddings = features.take(np.concatenate([pool, centres])).reshape(len(pool) + len(centres), -1)
+    is_centre = np.arange(len(embeddings)) >= len(pool)
+    return pool[rank(strategy, None, min(k, len(pool)), embeddings=embeddings, labeled_mask=is_centre)]
+
+
+def labeled_quality(features, labels, categories, excluded=(), model_kind='mlp', backend=None, seed=0,
+                    model_params=None, folds=MAX_FOLDS):
+    """Cross-validated quality (:func:`.quality.epoch_quality`) of the epoch's model kind on its labels;
+    the confusion matrix covers the trainable categories in column order (``classes``, returned too)."""
+    features = features if isinstance(features, FeatureBlocks) else FeatureBlocks.from_slides(features)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1, 3)
+
+    def make_model():
+        return make_classifier(model_kind, backend, categories=list(categories), excluded=list(excluded),
+                               seed=seed, **(model_params or {}))
+
+    classes = make_model().mapping.columns
+    quality = epoch_quality(features.take(features.rows(labels[:, :2])), labels[:, 2], make_model, classes,
+                            folds, seed)
+    return dict(quality, classes=classes.tolist())

@@ -2,8 +2,11 @@
 the minibatch loop, MC-dropout prediction through a linear head, and saving with metadata.
 
 Each model is a *trunk* (features, deterministic at prediction time) followed by dropout and a linear
-*head*. Prediction runs the trunk once; MC dropout then draws ``mc_samples`` dropout masks over the trunk
-features with a generator seeded from the model seed, so predictions depend only on the data and the seed.
+*head*. Prediction runs the trunk once per block of rows; MC dropout draws ``mc_samples`` dropout masks over
+the trunk features with a generator seeded from the model seed, each mask shared by every item of its sample
+(one draw of the network, as BatchBALD's joint needs; each item's predictive distribution is the same as
+with per-item masks). The masked heads stack into one ``(features, mc_samples x columns)`` matrix, so all
+samples cost one product, and an item's prediction depends only on that item, the model and the seed.
 """
 import abc
 import contextlib
@@ -12,8 +15,11 @@ import datetime
 import numpy as np
 
 from . import model_io, registry
+from .affine import normalised_affine
 
 CLASS_WEIGHT_MODES = ('balanced', None)
+#: rows predicted at once: bounds the temporaries of a prediction over a million superpixels
+PREDICT_BLOCK = 16384
 
 
 class CategoryMapping:
@@ -100,6 +106,8 @@ class Classifier(abc.ABC):
     feature_kind = 'embedding'
     input_ndim = 2
     supports_mc = True
+    #: the head acts on the normalised input itself (no trunk): prediction folds normalisation into it
+    identity_trunk = False
     COMMON_DEFAULTS = {'seed': 0, 'class_weight': 'balanced', 'warm_start': False, 'feature_kind': None}
     DEFAULTS = {}
 
@@ -136,15 +144,20 @@ class Classifier(abc.ABC):
         if not self.is_fitted:
             raise ValueError('the classifier has not been fitted')
 
-    def _check_X(self, X):
+    def _check_X(self, X, keep_half=False):
+        """``X`` as float32 (uint8 patches scaled to [0, 1]); float16 stays float16 with ``keep_half``."""
         X = np.asarray(X)
         if X.ndim != self.input_ndim:
             raise ValueError('%s expects %d-d input, got shape %r' % (type(self).__name__, self.input_ndim, X.shape))
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
             raise ValueError('input must be numeric')
-        X = X.astype(np.float32) / 255 if X.dtype == np.uint8 else X.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(X)):
-            raise ValueError('input contains NaN or infinite values')
+        if X.dtype == np.uint8:
+            X = X.astype(np.float32) / 255
+        elif not (keep_half and X.dtype == np.float16):
+            X = X.astype(np.float32, copy=False)
+        for start in range(0, len(X), PREDICT_BLOCK):  # no n x d boolean temporary
+            if not np.all(np.isfinite(X[start:start + PREDICT_BLOCK])):
+                raise ValueError('input contains NaN or infinite values')
         return X
 
     def _stat_axes(self, X):
@@ -184,30 +197,62 @@ class Classifier(abc.ABC):
 
     def predict_proba(self, X, mc_samples=None):
         """Class probabilities over model columns: ``(n, n_columns)``, or ``(mc_samples, n, n_columns)``
-        when ``mc_samples`` is a positive integer (MC dropout; needs a model with dropout)."""
+        when ``mc_samples`` is a positive integer (MC dropout; needs a model with dropout). float16 input is
+        used as it is (see :mod:`.affine`), in blocks of ``PREDICT_BLOCK`` rows."""
         self._require_fitted()
-        X = self._check_X(X)
+        mc_samples = self._mc_count(mc_samples)
+        X = self._check_X(X, keep_half=True)
         if X.shape[1:] != self.input_shape:
             raise ValueError('input items have shape %r, the model expects %r' % (X.shape[1:], self.input_shape))
-        weight, bias = self._head()
-        features = self._features(self._normalise(X)) if len(X) else np.zeros((0, len(weight)), np.float32)
+        weight, bias = (np.asarray(value, dtype=np.float32) for value in self._head())
+        if mc_samples:
+            weight, bias = self._mc_heads(weight, bias, mc_samples)
+        columns = self.mapping.n_columns
+        out = np.empty((mc_samples, len(X), columns) if mc_samples else (len(X), columns))
+        with self._prediction_session():
+            for start in range(0, len(X), PREDICT_BLOCK):
+                logits = self._logits(X[start:start + PREDICT_BLOCK], weight, bias).astype(np.float64)
+                if mc_samples:
+                    out[:, start:start + len(logits)] = softmax(
+                        logits.reshape(len(logits), mc_samples, columns).transpose(1, 0, 2))
+                else:
+                    out[start:start + len(logits)] = softmax(logits)
+        return out
+
+    def _mc_count(self, mc_samples):
+        """``mc_samples`` as an int (0: no sampling); ValueError if invalid or the model has no dropout."""
         if not mc_samples:
-            return softmax(features.astype(np.float64) @ weight + bias)
-        rate = float(self.params.get('dropout', 0))
+            return 0
         if isinstance(mc_samples, bool) or not isinstance(mc_samples, (int, np.integer)) or mc_samples < 0:
             raise ValueError('mc_samples must be a non-negative integer')
-        if not self.supports_mc or rate <= 0:
+        if not self.supports_mc or float(self.params.get('dropout', 0)) <= 0:
             raise ValueError('%s has no dropout, so it cannot draw MC samples' % type(self).__name__)
-        # Masks compare 16-bit random integers with the rate (quantised to 1/65536): cheaper than floats.
-        threshold = int(round(rate * 65536))
-        keep_probability = 1 - threshold / 65536
-        weight32 = weight.astype(np.float32)
-        rng = np.random.default_rng([self.seed, 0x6D63])
-        out = np.empty((mc_samples, len(features), len(bias)))
-        for sample in range(mc_samples):
-            keep = rng.integers(0, 65536, features.shape, dtype=np.uint16) >= threshold
-            out[sample] = softmax((features * keep) @ weight32 / keep_probability + bias)
-        return out
+        return int(mc_samples)
+
+    def _mc_heads(self, weight, bias, mc_samples):
+        """The head under each of ``mc_samples`` dropout masks, side by side: ``(features, mc x columns)``.
+
+        Masks compare 16-bit random integers with the rate (quantised to 1/65536), from a generator seeded
+        by the model seed: the same samples every time."""
+        threshold = int(round(float(self.params['dropout']) * 65536))
+        keep = np.random.default_rng([self.seed, 0x6D63]).integers(
+            0, 65536, (mc_samples, len(weight)), dtype=np.uint16) >= threshold
+        heads = keep[:, :, None] * weight[None] / np.float32(1 - threshold / 65536)
+        return heads.transpose(1, 0, 2).reshape(len(weight), -1), np.tile(bias, mc_samples)
+
+    def _logits(self, X, weight, bias):
+        """Raw rows ``X`` (float32, or float16) through the trunk and the given head(s): float32 logits."""
+        if self.identity_trunk:
+            return normalised_affine(X, self._mean, self._std, weight, bias)
+        return self._features_raw(X) @ weight + bias
+
+    def _features_raw(self, X):
+        """Trunk output for raw (not normalised) rows; models whose first layer is linear skip the copy."""
+        return self._features(self._normalise(X.astype(np.float32, copy=False))).astype(np.float32, copy=False)
+
+    def _prediction_session(self):
+        """Context entered around prediction (e.g. a framework's thread count)."""
+        return contextlib.nullcontext()
 
     def predict(self, X):
         """Predicted category index (into the project's category list) of each item."""

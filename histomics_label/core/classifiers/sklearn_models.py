@@ -13,6 +13,7 @@ class LogisticRegressionClassifier(Classifier):
     kind = 'logistic'
     backend = 'sklearn'
     supports_mc = False
+    identity_trunk = True
     DEFAULTS = {'C': 1.0, 'max_iter': 200}
 
     def _init_model(self, input_shape, n_columns):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .affine import normalised_affine
 from .base import MinibatchClassifier
 
 PREDICT_BATCH = 1024
@@ -25,7 +26,9 @@ class TorchClassifier(MinibatchClassifier):
     """A torch network ``trunk -> dropout -> linear head``, trained with Adam."""
 
     backend = 'torch'
-    COMMON_DEFAULTS = {**MinibatchClassifier.COMMON_DEFAULTS, 'threads': 1}
+    #: ``threads`` for training (tiny minibatches gain nothing from more), ``predict_threads`` for predicting
+    #: every superpixel (large products; None: as ``threads``, 0: torch's default, all cores)
+    COMMON_DEFAULTS = {**MinibatchClassifier.COMMON_DEFAULTS, 'threads': 1, 'predict_threads': None}
 
     @abc.abstractmethod
     def _build_trunk(self, input_shape):
@@ -39,15 +42,16 @@ class TorchClassifier(MinibatchClassifier):
             yield
 
     @contextlib.contextmanager
-    def _threads(self):
-        """Use ``threads`` intra-op threads meanwhile (None: leave torch's setting).
+    def _threads(self, count=None):
+        """Use ``count`` (default: ``threads``) intra-op threads meanwhile (None or 0: leave torch's setting).
 
         Small models gain little from more threads and lose a lot when cores are contended; one thread
         also leaves the other cores to the server while retraining runs in the background.
         """
+        count = self.params['threads'] if count is None else count
         previous = torch.get_num_threads()
-        if self.params['threads']:
-            torch.set_num_threads(int(self.params['threads']))
+        if count:
+            torch.set_num_threads(int(count))
         try:
             yield
         finally:
@@ -82,9 +86,13 @@ class TorchClassifier(MinibatchClassifier):
     def _features(self, X):
         self._net.eval()
         trunk = self._net[0]
-        with torch.no_grad(), self._threads():
+        with torch.no_grad():  # threads: set by the prediction session
             return np.concatenate([trunk(torch.from_numpy(np.ascontiguousarray(X[start:start + PREDICT_BATCH]))).numpy()
                                    for start in range(0, len(X), PREDICT_BATCH)])
+
+    def _prediction_session(self):
+        count = self.params.get('predict_threads')
+        return self._threads(self.params['threads'] if count is None else (count or torch.get_num_threads()))
 
     def _head(self):
         head = self._net[2]
@@ -102,6 +110,7 @@ class LinearHead(TorchClassifier):
     """Softmax regression on embedding vectors; dropout acts on the input features."""
 
     kind = 'linear'
+    identity_trunk = True
     DEFAULTS = {'epochs': 5, 'min_steps': 100, 'batch_size': 256, 'learning_rate': 3e-3, 'weight_decay': 1e-4,
                 'dropout': 0.2}
 
@@ -119,6 +128,12 @@ class MLPHead(TorchClassifier):
     def _build_trunk(self, input_shape):
         hidden = int(self.params['hidden'])
         return nn.Sequential(nn.Linear(input_shape[0], hidden), nn.ReLU()), hidden
+
+    def _features_raw(self, X):
+        layer = self._net[0][0]
+        hidden = normalised_affine(X, self._mean, self._std, layer.weight.detach().numpy().T,
+                                   layer.bias.detach().numpy())
+        return np.maximum(hidden, 0, out=hidden)
 
 
 class PatchCNN(TorchClassifier):

@@ -1,0 +1,93 @@
+"""Features kept in memory between training epochs: an LRU cache of feature blocks within a byte budget.
+
+Entries are keyed by what identifies a features file for good (the server's file id: a recomputed file is a
+new file), loaded once by a caller-supplied function and stored as float16 or float32 (``dtype``) read-only
+:class:`.feature_blocks.FeatureBlock` s. Inserting beyond the budget evicts the least recently used entries,
+except those ``pinned`` by the caller (the blocks an epoch in progress uses); if the pinned entries alone
+exceed the budget the cache holds them anyway and says so in :attr:`FeatureCache.over_budget`.
+"""
+import collections
+import threading
+
+import numpy as np
+
+from .feature_blocks import FeatureBlock
+
+DTYPES = ('float16', 'float32')
+
+
+class FeatureCache:
+    """``get(key, load, pinned)`` -> FeatureBlock; ``load()`` returns ``(ids, values)``."""
+
+    def __init__(self, budget_bytes, dtype='float16'):
+        self._entries = collections.OrderedDict()  # key -> FeatureBlock, least recently used first
+        self._lock = threading.Lock()
+        self.hits = self.misses = self.evictions = 0
+        self.configure(budget_bytes, dtype)
+
+    def configure(self, budget_bytes, dtype):
+        """Change the budget (evicting down to it) or the dtype (dropping every entry)."""
+        if dtype not in DTYPES:
+            raise ValueError('dtype must be one of %s, got %r' % (', '.join(DTYPES), dtype))
+        if not isinstance(budget_bytes, (int, np.integer)) or isinstance(budget_bytes, bool) or budget_bytes < 0:
+            raise ValueError('budget_bytes must be a non-negative integer')
+        with self._lock:
+            if getattr(self, 'dtype', dtype) != dtype:
+                self._entries.clear()
+            self.budget, self.dtype = int(budget_bytes), dtype
+            self._evict(set())
+
+    @property
+    def nbytes(self):
+        return sum(block.nbytes for block in self._entries.values())
+
+    @property
+    def over_budget(self):
+        return self.nbytes > self.budget
+
+    def keys(self):
+        """Cached keys, least recently used first."""
+        return list(self._entries)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, key, load, pinned=()):
+        """The block of ``key``, loaded with ``load()`` on a miss; entries in ``pinned`` are never evicted
+        to make room (pass the keys the current epoch needs)."""
+        with self._lock:
+            if key in self._entries:
+                self.hits += 1
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        ids, values = load()
+        block = self._block(ids, values)
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = block
+            self._evict(set(pinned) | {key})
+        return block
+
+    def _block(self, ids, values):
+        values = np.asarray(values)
+        if not np.issubdtype(values.dtype, np.floating):
+            raise ValueError('only embedding vectors are cached, not %s rows' % values.dtype)
+        with np.errstate(over='ignore'):  # values beyond float16's range become inf, refused just below
+            converted = values.astype(self.dtype)
+        if not np.all(np.isfinite(converted)):
+            raise ValueError('features have NaN or infinite values (or values beyond %s range)' % self.dtype)
+        block = FeatureBlock(np.array(ids, dtype=np.int64), converted)
+        for array in (block.ids, block.values, block.order):
+            array.flags.writeable = False
+        return block
+
+    def _evict(self, keep):
+        """Drop least recently used entries not in ``keep`` until within budget (lock held)."""
+        total = self.nbytes
+        for key in list(self._entries):
+            if total <= self.budget:
+                break
+            if key not in keep:
+                total -= self._entries.pop(key).nbytes
+                self.evictions += 1
