@@ -6,14 +6,20 @@
 - ``model.folder.remove``: a project's folder is deleted: a project with labels is archived, keeping its
   labels, history, reviews and categories (:meth:`.models.project.Project.archive`); one without labels is
   deleted. Girder deletes a folder's items before the folder, so its slides are gone by then.
+- ``model.histomics_label_project.save.created`` / ``.remove``: a new project starts its label counters
+  (:class:`.models.label_stats.LabelStats`); a deleted one takes its study, assignments and counters along.
 - ``jobs.job.update.after``: a failed or canceled job of ours moves its slide stage or training epoch from
   running to error (:func:`.jobs.pipeline.record_job_failure`).
 """
 from girder import events
 
 from .jobs.pipeline import record_job_failure
+from .models.access import PROJECT_COLLECTION
+from .models.assignment import Assignment
+from .models.label_stats import LabelStats
 from .models.project import Project
 from .models.slide import ProjectSlide
+from .models.study import Study
 
 NAME = 'histomics_label'
 
@@ -36,6 +42,15 @@ def folder_removed(event):
         Project().remove(project)
 
 
+def project_created(event):
+    LabelStats().start(event.info['_id'])
+
+
+def project_removed(event):
+    for model in (Study, Assignment, LabelStats):
+        model().remove_project(event.info['_id'])
+
+
 def job_updated(event):
     record_job_failure(event.info['job'])
 
@@ -45,6 +60,8 @@ HANDLERS = {
     'model.item.remove': item_removed,
     'model.folder.remove': folder_removed,
     'jobs.job.update.after': job_updated,
+    'model.%s.save.created' % PROJECT_COLLECTION: project_created,
+    'model.%s.remove' % PROJECT_COLLECTION: project_removed,
 }
 
 

@@ -95,7 +95,8 @@ def test_the_review_queue_filters_sorts_and_pages(server, admin, labeler, projec
     first = everything['rows'][0]  # disputed first: superpixel 3 (tumor vs stroma, no verdict)
     assert (first['superpixel'], first['rule'], first['categoryId']) == (3, 'disputed', None)
     assert sorted(label['categoryId'] for label in first['labels']) == sorted([stroma, tumor])
-    assert first['predicted'] == {'categoryId': stroma, 'certainty': round(float(arrays['certainty'][3]), 4)}
+    assert first['predicted'] == {'categoryId': stroma, 'certainty': round(float(arrays['certainty'][3]), 4),
+                                  'confidence': round(float(arrays['probabilities'][3].astype('float16').max()), 4)}
     by_superpixel = {row['superpixel']: row for row in everything['rows']}
     assert by_superpixel[4]['rule'] == 'adjudicated' and by_superpixel[4]['categoryId'] == stroma
     assert by_superpixel[4]['reviews'][0]['verdict'] == 'correct'

@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError
 
 from .agreement import Agreement
 from .category import usable_categories
+from .label_stats import LabelStats
 from .superpixel_key import superpixel_keys
 from .superpixels import check_superpixel
 
@@ -86,6 +87,7 @@ class Label(Model):
         LabelHistory().collection.insert_many(history, ordered=False)
         LabeledKeys().record(project, user, slide['index'], latest)
         Agreement().record(project, slide['itemId'], user, latest, self)
+        LabelStats().record(project['_id'], history)
         removed = sum(1 for c in latest.values() if c is None)
         return len(latest) - removed, removed, write_id
 

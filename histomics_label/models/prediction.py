@@ -158,30 +158,38 @@ def _check_arrays(arrays, columns):
     return rows
 
 
-def next_superpixels(project, user, limit, offset=0):
-    """The next ``limit`` superpixels in the current ranking (after ``offset``) that ``user`` has not
-    labeled, each with slide, predicted category, probabilities and certainty.
+def next_superpixels(project, user, limit, offset=0, keys=None):
+    """The next ``limit`` superpixels in the current ranking (or in ``keys``, superpixel keys in the order
+    wanted) after ``offset`` that ``user`` has not labeled, as :func:`prediction_rows`.
 
     Reads the ranking (cached per epoch) and the user's labeled keys (one document), so the cost grows
     with the page's depth and the user's label count, not with the number of superpixels."""
-    keys = Ranking().keys(project)
+    keys = Ranking().keys(project) if keys is None else keys
     if keys is None:
         return []
-    slides = {s['index']: s for s in ProjectSlide().list(project)}
     labeled = np.array(LabeledKeys().keys(project, user), dtype=np.int64)
     window = keys[:offset + limit + len(labeled)]
     if len(labeled):
         window = window[~np.isin(window, labeled)]
-    chosen = window[offset:offset + limit]
+    return prediction_rows(project, window[offset:offset + limit])
+
+
+def prediction_rows(project, keys):
+    """Per superpixel key: slide, superpixel, and the current epoch's predicted category, probabilities and
+    certainty (None where the slide has no predictions)."""
+    slides = {s['index']: s for s in ProjectSlide().list(project)}
     result = []
-    for key in chosen.tolist():
+    for key in np.asarray(keys).tolist():
         index, superpixel = split_key(key)
         slide = slides[index]
-        predicted, probabilities, certainty, category_ids = Prediction().slide_arrays(project, slide)
-        result.append({
-            'itemId': slide['itemId'], 'superpixel': superpixel,
-            'categoryId': category_ids[int(predicted[superpixel])],
-            'probabilities': dict(zip(map(str, category_ids),
-                                      probabilities[superpixel].astype(float).round(4).tolist())),
-            'certainty': round(float(certainty[superpixel]), 5)})
+        arrays = Prediction().slide_arrays(project, slide)
+        row = {'itemId': slide['itemId'], 'superpixel': superpixel, 'categoryId': None, 'probabilities': None,
+               'certainty': None}
+        if arrays is not None:
+            predicted, probabilities, certainty, category_ids = arrays
+            row.update(categoryId=category_ids[int(predicted[superpixel])],
+                       probabilities=dict(zip(map(str, category_ids),
+                                              probabilities[superpixel].astype(float).round(4).tolist())),
+                       certainty=round(float(certainty[superpixel]), 5))
+        result.append(row)
     return result

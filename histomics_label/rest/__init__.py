@@ -14,6 +14,7 @@ from .prediction import PredictionEndpoints
 from .project import ProjectEndpoints
 from .review import ReviewEndpoints
 from .slide import SlideEndpoints
+from .study import StudyEndpoints
 
 
 class HistomicsLabelResource(Resource):
@@ -22,5 +23,5 @@ class HistomicsLabelResource(Resource):
         self.resourceName = 'histomics_label'
         for endpoints in (CliEndpoints, SlideEndpoints, ProjectEndpoints, CategoryEndpoints,
                           LabelEndpoints, ReviewEndpoints, PipelineEndpoints, PredictionEndpoints, AgreementEndpoints,
-                          ExportEndpoints):
+                          ExportEndpoints, StudyEndpoints):
             endpoints(self)

@@ -1,9 +1,11 @@
 """``/histomics_label/project/{id}/agreement``: live inter-rater agreement (:mod:`..models.agreement`)."""
 from girder.api import access
+from girder.api.rest import getCurrentUser
 from girder.constants import AccessType
 
 from ..models.agreement import Agreement
 from ..models.label import Label
+from ..models.study import Study
 from .validation import Description, autoDescribeRoute
 
 MAX_RESAMPLES = 10000
@@ -29,4 +31,5 @@ class AgreementEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def agreement(self, project, confidence, resamples):
+        Study().require_unblinded(project, getCurrentUser(), 'agreement statistics (others\' labels)')
         return Agreement().report(project, Label(), confidence, resamples)

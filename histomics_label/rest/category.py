@@ -7,6 +7,7 @@ from girder.exceptions import ValidationException
 from ..models.category import Category
 from ..models.label import Label
 from ..models.review import Review
+from ..models.study import RUN
 from .validation import Description, autoDescribeRoute
 
 EDITABLE = ('name', 'fillColor', 'strokeColor', 'hotkey', 'excluded', 'order')
@@ -44,7 +45,7 @@ class CategoryEndpoints:
     @filtermodel(Category)
     @autoDescribeRoute(
         _category_params(Description('Add a category (needs write access on the project folder).')
-                         .projectParam(AccessType.WRITE), True)
+                         .projectParam(AccessType.WRITE, capability=RUN), True)
         .errorResponse('Invalid or duplicate name, colour or hotkey.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
@@ -57,7 +58,7 @@ class CategoryEndpoints:
         _category_params(Description('Rename, recolour, set the hotkey, order or training exclusion of a '
                                      'category. Labels refer to the id, so nothing else is rewritten.')
                          .modelParam('id', 'The category id.', model=Category, level=AccessType.WRITE,
-                                     destName='category'), False)
+                                     destName='category').capability(RUN), False)
         .intParam('order', 'Display position.', minimum=0, maximum=10000, required=False)
         .errorResponse('Invalid or duplicate name, colour or hotkey.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)

@@ -9,6 +9,7 @@ from girder.models.file import File
 from girder_jobs.models.job import Job
 
 from ..core.export.splits import SPLITS
+from ..models.study import EXPORT, RUN, Study
 from ..services.export import DEFAULT_RATIOS, FORMATS, SPLIT_LEVELS, list_exports, start_export
 from ..services.prediction_import import STATUSES, import_predictions, imported_rows
 from .common import slide_for
@@ -35,7 +36,7 @@ class ExportEndpoints:
                     'GeoJSON per slide (zip), category masks (tiled TIFF per slide), COCO and Parquet, in the '
                     'project folder\'s "Histomics Label exports/vNNNN" with a manifest.json. Needs write access: '
                     'it writes into the project folder.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=EXPORT)
         .jsonParam('formats', 'JSON list of formats, any of %s (default: all).' % ', '.join(FORMATS),
                    required=False, schema=FORMATS_SCHEMA)
         .numberParam('magnification', 'Magnification of the masks (default: the project\'s segmentation '
@@ -65,6 +66,7 @@ class ExportEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def exports(self, project):
+        Study().require_unblinded(project, getCurrentUser(), 'exports (everyone\'s labels)')
         return list_exports(project, getCurrentUser())
 
     @access.user
@@ -74,7 +76,7 @@ class ExportEndpoints:
                     '(classification.name or category; optional certainty or probability), or a label image of '
                     'category codes spanning the slide (e.g. an export\'s mask). Each superpixel takes what lies '
                     'under its centroid. Re-importing a name replaces it.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .idParam('itemId', 'The slide item id.', paramType='path')
         .idParam('fileId', 'The Girder file: .json / .geojson for GeoJSON, otherwise a label image.')
         .param('name', 'Name of this prediction source (e.g. the model).', required=False, default='imported')
@@ -106,4 +108,5 @@ class ExportEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def imported(self, project, itemId, name, status, limit, offset):
+        Study().require_unblinded(project, getCurrentUser(), 'imported predictions')
         return imported_rows(project, slide_for(project, itemId), name, status, limit, offset)

@@ -9,6 +9,7 @@ from ..models.category import Category
 from ..models.label import MAX_LABELS_PER_REQUEST, SOURCES, Label, LabelHistory
 from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
+from ..models.study import LABEL, Study
 from ..models.superpixels import SuperpixelGeometry
 from .common import slide_for
 from .validation import (ID_LIST, NULLABLE_OBJECT_ID, SUPERPIXEL, Description, autoDescribeRoute, object_id,
@@ -45,7 +46,7 @@ class LabelEndpoints:
     @autoDescribeRoute(
         Description('Set or clear your labels on many superpixels of one slide in one atomic bulk upsert '
                     '(a paint stroke is one request). Nothing is written if any entry is invalid.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=LABEL)
         .jsonParam('body', 'JSON object: {"itemId": slide item id, "labels": [{"superpixel": int, '
                    '"categoryId": id or null to clear}] (1 to %d), "source": one of %s (default '
                    'paint), "epoch": model epoch the labeler saw (optional)}.' % (
@@ -63,7 +64,8 @@ class LabelEndpoints:
         written, removed, write_id = Label().write(
             project, slide, user, body['labels'], Category().list(project), geometry[0],
             source=body.get('source', 'paint'), epoch=body.get('epoch'))
-        job = maybe_retrain(project, user, written + removed)
+        runner = Study().job_user(project, user)  # in a study, retraining runs as someone who may run jobs
+        job = maybe_retrain(project, runner, written + removed) if runner else None
         return {'written': written, 'removed': removed, 'writeId': write_id,
                 'retrainJobId': job['_id'] if job else None}
 
@@ -83,6 +85,7 @@ class LabelEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def find(self, project, itemId, userId, categoryIds, region, limit, offset, sort):
+        userId = Study().own_only(project, getCurrentUser(), userId)
         categories = [object_id(c, 'categoryIds') for c in categoryIds or []]
         query = Label().query(project, itemId, userId, categories, _region(region))
         return Label().find(query, limit=limit, offset=offset, sort=sort + [('_id', 1)],
@@ -102,6 +105,7 @@ class LabelEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def history(self, project, itemId, superpixel, userId, limit, offset, sort):
+        userId = Study().own_only(project, getCurrentUser(), userId)
         query = {'projectId': project['_id']}
         for key, value in (('itemId', itemId), ('userId', userId), ('superpixel', superpixel)):
             if value is not None:
@@ -118,6 +122,7 @@ class LabelEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def effective(self, project, itemId):
+        Study().require_unblinded(project, getCurrentUser(), 'effective labels (everyone\'s labels combined)')
         result = slide_effective_labels(project, slide_for(project, itemId)['itemId'])
         return [dict(entry, superpixel=superpixel) for superpixel, entry in sorted(result.items())]
 
@@ -126,7 +131,7 @@ class LabelEndpoints:
         Description('Undo your newest label write in the project that is not undone yet (Ctrl-Z: one paint '
                     'stroke, click or card): its superpixels get back the categories they had before. Call '
                     'again to undo the write before it. The undo is itself recorded in the history.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=LABEL)
         .errorResponse('There is nothing left to undo.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
@@ -147,5 +152,10 @@ class LabelEndpoints:
     def counts(self, project):
         resolve = Category().resolve(Category().list(project))
         counts = Label().counts(project, getCurrentUser(), resolve)
-        return {'categories': {str(key): value for key, value in counts.items()},
-                'total': {who: sum(c[who] for c in counts.values()) for who in ('mine', 'everyone')}}
+        result = {'categories': {str(key): value for key, value in counts.items()},
+                  'total': {who: sum(c[who] for c in counts.values()) for who in ('mine', 'everyone')}}
+        if Study().blinded(project, getCurrentUser()):  # others' counts are hidden from blinded raters
+            for entry in list(result['categories'].values()) + [result['total']]:
+                entry['everyone'] = None
+            result['categories'] = {key: value for key, value in result['categories'].items() if value['mine']}
+        return result

@@ -10,6 +10,7 @@ from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, STAGES, epoch_manifest, inges
                              start_features)
 from ..models.slide import ProjectSlide
 from ..models.states import StageStatus
+from ..models.study import RUN
 from ..services.import_v1 import import_v1_project
 from .common import slide_for, slides_for
 from .validation import ID_LIST, OBJECT_ID, Description, autoDescribeRoute
@@ -45,7 +46,7 @@ class PipelineEndpoints:
     @access.user
     @autoDescribeRoute(
         Description('Segment slides into superpixels with the project settings, one job per slide.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .jsonParam('itemIds', 'JSON list of slide item ids (default: every slide not segmented or running).',
                    required=False, schema=ID_LIST)
         .errorResponse('A slide is not in the project, not a large image or below the magnification.', 400)
@@ -62,7 +63,7 @@ class PipelineEndpoints:
     @autoDescribeRoute(
         Description('Store a slide\'s superpixels from SuperpixelSegmentation outputs (the worker calls this '
                     'when the job succeeded; ML engineers can bring their own segmentation the same way).')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .idParam('itemId', 'The slide item id.', paramType='path')
         .jsonParam('outputs', 'JSON object: {"%s": {"itemId"}, "%s": {"fileId"}, "%s": {"annotationIds"}} '
                    '(the annotation is optional).' % SEGMENTATION_OUTPUTS, schema=SEGMENTATION_SCHEMA)
@@ -79,7 +80,7 @@ class PipelineEndpoints:
     @autoDescribeRoute(
         Description('Compute features of segmented slides with the project settings, one job per slide '
                     '(segmentation starts them by itself; use this to recompute).')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .jsonParam('itemIds', 'JSON list of slide item ids (default: every segmented slide without features).',
                    required=False, schema=ID_LIST)
         .errorResponse('A slide is not in the project or not segmented.', 400)
@@ -95,7 +96,7 @@ class PipelineEndpoints:
     @filtermodel(ProjectSlide)
     @autoDescribeRoute(
         Description('Record a slide\'s features file (the worker calls this when the features job succeeded).')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .idParam('itemId', 'The slide item id.', paramType='path')
         .jsonParam('outputs', 'JSON object: {"outputFeatures": {"fileId"}}: a complete features file of the '
                    'project\'s kind with one row per superpixel.', schema=FEATURES_SCHEMA)
@@ -109,7 +110,7 @@ class PipelineEndpoints:
     @autoDescribeRoute(
         Description('Train a new epoch in the background on everyone\'s effective labels; predictions and '
                     'the ranking switch to it when it is done. Labeling goes on meanwhile.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
         .errorResponse('The job queue is unreachable.', 503)
@@ -124,7 +125,7 @@ class PipelineEndpoints:
                     'effective labels, each featurized slide\'s features file id, the data folder for outputs); '
                     'for training outside our worker, e.g. the TrainAndPredict CLI in Girder mode. Post the '
                     'predictions to project/{id}/epoch/{epoch}/predictions when done.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
@@ -135,7 +136,7 @@ class PipelineEndpoints:
     @autoDescribeRoute(
         Description('The manifest of the epoch in training (what POST project/{id}/epoch returned when it was '
                     'reserved); the training job\'s TrainAndPredict CLI reads it in Girder mode.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .intParam('epoch', 'The epoch number.', minimum=1, paramType='path')
         .errorResponse('That epoch is not the one in training.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
@@ -148,7 +149,7 @@ class PipelineEndpoints:
         Description('What a stage\'s CLI in Girder mode needs for one slide: input file ids by CLI parameter, '
                     'parameter values from the project settings, output file names, the data folder for '
                     'output files, and the route to POST the outputs\' ids to ("report").')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .idParam('itemId', 'The slide item id.', paramType='path')
         .param('stage', 'The pipeline stage.', paramType='path', enum=sorted(STAGES))
         .errorResponse('Unknown stage, a slide outside the project, or a slide not ready for the stage.', 400)

@@ -11,9 +11,11 @@ from girder.models.file import File
 from ..services.pixelmap_annotations import sync_slide_annotations
 from ..services.superpixel_image import superpixel_image
 from ..models.category import Category
-from ..models.prediction import Prediction, next_superpixels, store_epoch
+from ..models.prediction import Prediction, store_epoch
 from ..models.project import Project
 from ..models.slide import ProjectSlide
+from ..models.study import RUN, Study
+from ..services.study_queue import next_for
 from .common import slide_for, slides_for
 from .validation import ID_LIST, Description, autoDescribeRoute
 
@@ -45,7 +47,7 @@ class PredictionEndpoints:
     @autoDescribeRoute(
         Description('Store and publish the predictions of a training epoch (the training job calls this). '
                     'The epoch replaces the current one atomically once it is fully stored.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .intParam('epoch', 'The new epoch number (greater than the current one).', minimum=1, paramType='path')
         .idParam('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS)
         .jsonParam('model', 'JSON object describing the model (kind, training-set size...).',
@@ -71,7 +73,9 @@ class PredictionEndpoints:
     @access.user
     @autoDescribeRoute(
         Description('The next superpixels to label, across all slides, in the order of the project\'s '
-                    'acquisition strategy for the current epoch, skipping those you labeled already.')
+                    'acquisition strategy for the current epoch, skipping those you labeled already. In a '
+                    'study that routes, trainees get the confident items and experts the disputed and uncertain '
+                    'ones; blinded raters get no predictions (categoryId, probabilities and certainty are null).')
         .projectParam(AccessType.READ)
         .intParam('limit', 'How many.', minimum=1, maximum=1000, required=False, default=20)
         .intParam('offset', 'How many of the remaining ones to skip.', minimum=0, required=False, default=0)
@@ -79,7 +83,7 @@ class PredictionEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def next(self, project, limit, offset):
-        return next_superpixels(project, getCurrentUser(), limit, offset)
+        return next_for(project, getCurrentUser(), limit, offset)
 
     @access.user
     @autoDescribeRoute(
@@ -92,6 +96,7 @@ class PredictionEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def slide(self, project, itemId, probabilities):
+        Study().require_unblinded(project, getCurrentUser(), 'the model\'s predictions')
         arrays = Prediction().slide_arrays(project, slide_for(project, itemId))
         if arrays is None:
             return {'epoch': project.get('epoch', 0), 'categoryIds': [], 'predicted': [], 'certainty': []}
@@ -106,7 +111,7 @@ class PredictionEndpoints:
     @autoDescribeRoute(
         Description('Refresh the HistomicsUI pixelmap annotations of effective labels and current predictions '
                     'on the project\'s segmented slides (predictions refresh by themselves each epoch).')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .jsonParam('itemIds', 'JSON list of slide item ids (default: all).', required=False, schema=ID_LIST)
         .errorResponse('A slide is not in the project.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)

@@ -7,6 +7,7 @@ from girder.models.folder import Folder
 from ..models.project import SETTINGS, Project
 from ..models.slide import ProjectSlide
 from ..models.status import project_status
+from ..models.study import RUN, Study
 from .validation import Description, autoDescribeRoute
 
 SETTINGS_HELP = 'JSON object of settings: ' + '; '.join(
@@ -100,14 +101,18 @@ class ProjectEndpoints:
     )
     def status(self, project):
         user = getCurrentUser()
-        return dict(project_status(project, user), training=Project().filter(project, user).get('training'))
+        status = dict(project_status(project, user), training=Project().filter(project, user).get('training'))
+        if Study().blinded(project, user):  # how much everyone labeled is hidden from blinded raters
+            for entry in status['slides'] + [status['totals']]:
+                entry['labeled'] = None
+        return status
 
     @access.user
     @filtermodel(ProjectSlide)
     @autoDescribeRoute(
         Description('Add the large images that were put in the project folder since it was created; returns '
                     'the slides added.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=RUN)
         .errorResponse('Write access was denied on the project folder.', 403)
     )
     def sync_slides(self, project):

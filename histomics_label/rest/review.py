@@ -6,7 +6,8 @@ from girder.constants import AccessType, SortDir
 from ..models.category import Category
 from ..models.label import MAX_LABELS_PER_REQUEST
 from ..models.review import VERDICTS, Review
-from ..services.review_queue import AGREEMENT, REVIEWED, SORTS, review_queue
+from ..models.study import REVIEW, Study
+from ..services.review_queue import AGREEMENT, ISSUES, REVIEWED, SORTS, review_queue
 from .common import slide_for
 from .validation import (NULLABLE_OBJECT_ID, SUPERPIXEL, Description, autoDescribeRoute, object_id,
                          slide_batch_body)
@@ -28,7 +29,7 @@ class ReviewEndpoints:
     @autoDescribeRoute(
         Description('Record your verdicts on superpixels of one slide: agree (with categoryId), correct to '
                     'categoryId, or flag. Nothing is written if any entry is invalid.')
-        .projectParam(AccessType.WRITE)
+        .projectParam(AccessType.WRITE, capability=REVIEW)
         .jsonParam('body', 'JSON object: {"itemId": slide item id, "reviews": [{"superpixel": int, '
                    '"verdict": one of %s, "categoryId": id, "comment": text}]}.' % ', '.join(VERDICTS),
                    paramType='body', schema=REVIEWS_BODY)
@@ -54,6 +55,7 @@ class ReviewEndpoints:
         .errorResponse('Read access was denied on the project folder.', 403)
     )
     def find(self, project, itemId, reviewerId, verdict, limit, offset, sort):
+        reviewerId = Study().own_only(project, getCurrentUser(), reviewerId, 'reviewerId')
         query = {'projectId': project['_id']}
         for key, value in (('itemId', itemId), ('reviewerId', reviewerId), ('verdict', verdict)):
             if value is not None:
@@ -73,16 +75,22 @@ class ReviewEndpoints:
         .param('agreement', 'all; agree: the raters agree; disagree: they do not.', required=False,
                default='all', enum=list(AGREEMENT))
         .param('reviewed', 'any, yes (has a verdict) or no.', required=False, default='any', enum=list(REVIEWED))
+        .param('issue', 'The adjudication queue: any (rows with an issue), disagreement (the raters disagree), '
+               'model (a prediction at least the study\'s confidentAt disagrees with the effective label: a '
+               'likely label error), flagged; all (default) keeps every row. Adjudicated rows have no issue.',
+               required=False, default='all', enum=list(ISSUES))
         .param('sort', 'disputed (disputed and flagged first, then lowest agreement), recent, uncertain '
-               '(least certain prediction first) or slide.', required=False, default='disputed',
-               enum=list(SORTS))
+               '(least certain prediction first), confidence (most confident prediction first: likely label '
+               'errors) or slide.', required=False, default='disputed', enum=list(SORTS))
         .intParam('limit', 'Page size (0 for all).', minimum=0, maximum=1000, required=False, default=50)
         .intParam('offset', 'Rows to skip.', minimum=0, required=False, default=0)
         .errorResponse('Bad id, filter, sort or paging.', 400)
         .errorResponse('Read access was denied on the project folder.', 403)
     )
-    def queue(self, project, itemId, categoryId, labelerId, reviewerId, predictedId, agreement, reviewed, sort,
-              limit, offset):
+    def queue(self, project, itemId, categoryId, labelerId, reviewerId, predictedId, agreement, reviewed, issue,
+              sort, limit, offset):
+        Study().require_unblinded(project, getCurrentUser(), 'the review queue (everyone\'s labels and the model\'s '
+                                  'predictions)')
         filters = {'itemId': itemId, 'categoryId': categoryId, 'labelerId': labelerId, 'reviewerId': reviewerId,
-                   'predictedId': predictedId, 'agreement': agreement, 'reviewed': reviewed}
-        return review_queue(project, filters, sort, limit, offset)
+                   'predictedId': predictedId, 'agreement': agreement, 'reviewed': reviewed, 'issue': issue}
+        return review_queue(project, filters, sort, limit, offset, Study().get(project)['confidentAt'])

@@ -9,6 +9,7 @@ Every failure is a 400 raised before the handler runs, so a malformed request wr
 """
 import bson
 from girder.api import describe
+from girder.api.rest import getCurrentUser
 from girder.constants import SortDir
 from girder.exceptions import RestException
 import jsonschema
@@ -39,12 +40,27 @@ class Description(describe.Description):
         self._params[-1].update(declared)
         return self
 
-    def projectParam(self, level, name='id', paramType='path'):
-        """The project named by ``name``, loaded with ``level`` on its folder and passed as ``project``."""
+    def projectParam(self, level, name='id', paramType='path', capability=None):
+        """The project named by ``name``, loaded with ``level`` on its folder and passed as ``project``; with
+        ``capability`` (or a tuple, any of them) the caller also needs it (:mod:`..models.study`)."""
         from ..models.project import Project
 
-        return self.modelParam(name, 'The project id.', model=Project, level=level, paramType=paramType,
-                               destName='project')
+        self.modelParam(name, 'The project id.', model=Project, level=level, paramType=paramType,
+                        destName='project')
+        return self.capability(capability, name) if capability else self
+
+    def capability(self, capability, name='id'):
+        """Require ``capability`` in the project of model parameter ``name`` (a project, or a document with a
+        ``projectId``), checked right after it loads; Swagger's notes name the roles that grant it."""
+        from ..models.study import CAPABILITY_TEXT, ROLE_CAPABILITIES
+
+        wanted = (capability,) if isinstance(capability, str) else tuple(capability)
+        self.modelParams[name]['capability'] = wanted
+        roles = sorted(r for r, granted in ROLE_CAPABILITIES.items() if granted & set(wanted))
+        text = 'In a project with roles only %s%s may %s.' % (
+            ', '.join(roles), '' if {'label', 'review'} & set(wanted) else ' (and folder admins)',
+            ' or '.join(CAPABILITY_TEXT[c] for c in wanted))
+        return self.notes(' '.join(filter(None, (self._notes, text))))
 
     def idParam(self, name, description, paramType='query', required=True):
         """A document id (400 unless 24 hex digits); the handler gets an ObjectId (or None)."""
@@ -81,6 +97,16 @@ class Description(describe.Description):
 
 class autoDescribeRoute(describe.autoDescribeRoute):  # noqa: N801 (Girder's decorator naming)
     """Girder's ``autoDescribeRoute`` enforcing this module's declarations."""
+
+    def _loadModel(self, name, info, id, model):
+        doc = super()._loadModel(name, info, id, model)
+        if info.get('capability') and doc is not None:
+            from ..models.project import Project
+            from ..models.study import Study
+
+            project = doc if isinstance(model, Project) else Project().load(doc['projectId'], force=True)
+            Study().require(project, getCurrentUser(), info['capability'])
+        return doc
 
     def _validateParam(self, name, descParam, value):
         if descParam.get('type') == 'boolean':

@@ -3,6 +3,11 @@ current prediction, filtered, sorted and paged on the server.
 
 Labels are grouped per superpixel by the database (one ``$group``); only the groups of the requested slide (or
 all) come to Python, where the effective-label rule (:mod:`..models.review`) and the filters apply.
+
+The adjudication queue is this grid filtered by ``issue`` and sorted by ``confidence``: each row lists its
+``issues``: ``disagreement`` (its raters chose different categories), ``model`` (a prediction at least
+``confident_at`` sure names another category than the effective label: a likely label error) and ``flagged``;
+an adjudicated row has none.
 """
 import collections
 
@@ -12,7 +17,8 @@ from ..models.prediction import Prediction
 from ..models.review import Review, effective_labels
 from ..models.slide import ProjectSlide
 
-SORTS = ('disputed', 'recent', 'uncertain', 'slide')
+SORTS = ('disputed', 'recent', 'uncertain', 'confidence', 'slide')
+ISSUES = ('all', 'any', 'disagreement', 'model', 'flagged')
 AGREEMENT = ('all', 'agree', 'disagree')
 REVIEWED = ('any', 'yes', 'no')
 
@@ -42,9 +48,22 @@ def _prediction(project, slide, superpixel, resolve):
     arrays = Prediction().slide_arrays(project, slide) if slide else None
     if arrays is None or superpixel >= len(arrays[0]):
         return None
-    predicted, _, certainty, category_ids = arrays
+    predicted, probabilities, certainty, category_ids = arrays
     category = category_ids[int(predicted[superpixel])]
-    return {'categoryId': resolve.get(category, category), 'certainty': round(float(certainty[superpixel]), 4)}
+    return {'categoryId': resolve.get(category, category), 'certainty': round(float(certainty[superpixel]), 4),
+            'confidence': round(float(probabilities[superpixel].max()), 4)}
+
+
+def _issues(row, confident_at):
+    """What makes a row need adjudication (nothing once it is adjudicated)."""
+    if row['rule'] == 'adjudicated':
+        return []
+    predicted = row['predicted'] or {}
+    model = (row['categoryId'] is not None and predicted.get('confidence', 0) >= confident_at and
+             predicted['categoryId'] != row['categoryId'])
+    found = (('disagreement', len({label['categoryId'] for label in row['labels']}) > 1), ('model', model),
+             ('flagged', row['flagged']))
+    return [name for name, present in found if present]
 
 
 def _keep(row, filters):
@@ -64,6 +83,9 @@ def _keep(row, filters):
     unanimous = len({label['categoryId'] for label in row['labels']}) <= 1
     if (agreement == 'agree' and not unanimous) or (agreement == 'disagree' and unanimous):
         return False
+    issue = filters.get('issue', 'all')
+    if (issue == 'any' and not row['issues']) or (issue not in ('all', 'any') and issue not in row['issues']):
+        return False
     reviewed = filters.get('reviewed', 'any')
     return reviewed == 'any' or (reviewed == 'yes') == bool(row['reviews'])
 
@@ -73,13 +95,15 @@ _SORT_KEYS = {
                              -row['updated'].timestamp()),
     'recent': lambda row: -row['updated'].timestamp(),
     'uncertain': lambda row: (row['predicted'] or {}).get('certainty', 2.0),
+    'confidence': lambda row: (-(row['predicted'] or {}).get('confidence', -1.0), row['slideIndex'],
+                               row['superpixel']),
     'slide': lambda row: (row['slideIndex'], row['superpixel']),
 }
 
 
-def review_queue(project, filters, sort='disputed', limit=50, offset=0):
+def review_queue(project, filters, sort='disputed', limit=50, offset=0, confident_at=0.9):
     """{total, rows} of labeled superpixels passing ``filters`` (itemId, categoryId (effective), labelerId,
-    reviewerId, predictedId, agreement, reviewed), in ``sort`` order, one page."""
+    reviewerId, predictedId, agreement, reviewed, issue), in ``sort`` order, one page."""
     categories = Category().list(project)
     resolve = Category().resolve(categories)
     slides = {slide['itemId']: slide for slide in ProjectSlide().list(project)}
@@ -97,6 +121,7 @@ def review_queue(project, filters, sort='disputed', limit=50, offset=0):
                              ('reviewerId', 'verdict', 'categoryId', 'comment', 'time')} for review in reviews.get(key, [])],
                    predicted=_prediction(project, slide, key[1], resolve),
                    slideIndex=slide['index'] if slide else -1)
+        row['issues'] = _issues(row, confident_at)
         if _keep(row, filters):
             rows.append(row)
     rows.sort(key=_SORT_KEYS[sort])
