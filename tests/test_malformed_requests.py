@@ -29,6 +29,9 @@ PROJECT_ROUTES = [  # every route under project/{id}: method, path, parameters t
     ('GET', 'project/{p}/agreement', {}),
     ('POST', 'project/{p}/export', {}), ('GET', 'project/{p}/export', {}),
     ('POST', 'project/{p}/slide/{i}/import', {'fileId': NO_ID}), ('GET', 'project/{p}/slide/{i}/import', {}),
+    ('GET', 'project/{p}/study', {}), ('PUT', 'project/{p}/study', {}), ('GET', 'project/{p}/assignment', {}),
+    ('POST', 'project/{p}/assignment', {}), ('DELETE', 'project/{p}/assignment/' + NO_ID, {}),
+    ('GET', 'project/{p}/queue', {}), ('GET', 'project/{p}/dashboard', {}),
 ]
 
 

@@ -46,6 +46,13 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('GET', 'project/{p}/export', READ),
     ('POST', 'project/{p}/slide/{i}/import', WRITE),
     ('GET', 'project/{p}/slide/{i}/import', READ),
+    ('GET', 'project/{p}/study', READ),
+    ('PUT', 'project/{p}/study', ADMIN),
+    ('GET', 'project/{p}/assignment', READ),
+    ('POST', 'project/{p}/assignment', ADMIN),
+    ('DELETE', 'project/{p}/assignment/' + '0' * 24, ADMIN),
+    ('GET', 'project/{p}/queue', READ),
+    ('GET', 'project/{p}/dashboard', READ),
 ]
 PARAMS = {'itemId': None, 'name': 'X', 'into': None, 'outputs': '{}', 'fileId': '0' * 24}
 

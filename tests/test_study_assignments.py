@@ -151,3 +151,29 @@ def test_a_deleted_project_takes_its_study_along(server, admin, project, team, s
     Project().remove(Project().load(project['_id'], force=True))
     for model in (Study, Assignment, AssignmentSample, LabelStats):
         assert model().find({}).count() == 0, model
+
+
+@pytest.mark.plugin('histomics_label')
+def test_malformed_study_requests_are_a_400_and_write_nothing(server, admin, project, team, study):
+    from test_study_roles import models_snapshot
+
+    before = models_snapshot()
+    for method, path, params, body, message in (
+            ('GET', '/queue', {'limit': -1}, None, 'limit must be at least 0, got -1'),
+            ('GET', '/queue', {'limit': 'all'}, None, 'integer parameter limit'),
+            ('GET', '/queue', {'offset': -2}, None, 'offset must be at least 0, got -2'),
+            ('GET', '/queue', {'limit': 5000}, None, 'limit must be at most 1000'),
+            ('POST', '/assignment', {}, [1], "body: [1] is not of type 'object'"),
+            ('POST', '/assignment', {}, {'userIds': study['raters']}, "'overlap' is a required property"),
+            ('POST', '/assignment', {}, {'userIds': 'x', 'overlap': 1, 'quota': 1}, "body.userIds: 'x' is not"),
+            ('POST', '/assignment', {}, {'userIds': study['raters'], 'overlap': 1, 'quota': 10 ** 6}, 'body.quota'),
+            ('POST', '/assignment', {}, {'userIds': study['raters'], 'overlap': 1.5, 'quota': 3}, 'body.overlap'),
+            ('POST', '/assignment', {}, {'userIds': study['raters'], 'overlap': 1, 'quota': 3, 'seed': -1},
+             'body.seed'),
+            ('PUT', '/study', {}, {'roles': []}, "body.roles: [] is not of type 'object'"),
+            ('PUT', '/study', {}, {'routing': 1}, "body.routing: 1 is not of type 'boolean'"),
+            ('DELETE', '/assignment/abc', {}, None, 'assignmentId must be an id')):
+        resp = call(server, team['lead'], project, path, method, body, **params)
+        assertStatus(resp, 400)
+        assert message in resp.json['message'], (path, body, resp.json)
+    assert models_snapshot() == before
