@@ -119,3 +119,28 @@ def test_who_sees_the_dashboard(server, admin, project, segmented, team):
     ok(call(server, team['reviewer'], project, '/dashboard'))
     for name, value in (('hours', 0), ('hours', 10000), ('rebuild', 'maybe')):
         assertStatus(call(server, team['lead'], project, '/dashboard', **{name: value}), 400)
+
+
+@pytest.mark.plugin('histomics_label')
+def test_study_responses_have_exactly_the_documented_keys(server, admin, project, segmented, team):
+    from test_api_shapes import documented_examples
+    from histomics_label.models.category import Category
+
+    docs = documented_examples()
+    tumor = str(Category().create(project, 'Tumor')['_id'])
+    study = set_roles(server, admin, project, team, blinded=True)
+    assignment = ok(call(server, team['lead'], project, '/assignment', 'POST', {
+        'userIds': [str(team['expert']['_id']), str(team['trainee']['_id'])], 'overlap': 2, 'quota': 5}))
+    label(server, team['expert'], project, segmented['itemId'], [(0, tumor)])
+    live = {'Study': study, 'Assignment': assignment,
+            'My queue': ok(call(server, team['expert'], project, '/queue')),
+            'Dashboard': ok(call(server, team['lead'], project, '/dashboard'))}
+    for noun, response in live.items():
+        assert set(response) == set(docs[noun]), noun
+    nested = (('Study', 'members'), ('Assignment', 'slides'), ('My queue', 'assignments'), ('My queue', 'rows'),
+              ('Dashboard', 'users'), ('Dashboard', 'slides'), ('Dashboard', 'categories'),
+              ('Dashboard', 'timeline'))
+    for noun, key in nested:
+        assert set(live[noun][key][0]) == set(docs[noun][key][0]), (noun, key)
+    assert set(live['Study']['me']) == set(docs['Study']['me'])
+    assert set(live['Dashboard']['totals']) == set(docs['Dashboard']['totals'])
