@@ -255,7 +255,7 @@ def test_a_failed_export_keeps_every_label_and_leaves_no_export(server, admin, s
 
     from histomics_label.models.label import Label, LabelHistory
     from histomics_label.models.review import Review
-    from histomics_label.services import export as service
+    from histomics_label.services import export_run as service
 
     def broken(*args, **kwargs):
         raise OSError('No space left on device')
@@ -346,7 +346,7 @@ def test_a_canceled_export_stops_and_removes_its_folder(server, admin, study, mo
     from girder_jobs.constants import JobStatus
     from girder_jobs.models.job import Job
 
-    from histomics_label.services import export as service
+    from histomics_label.services import export_run as service
 
     original = service.write_mask_tiff
 
