@@ -6,6 +6,11 @@
 // large_image_annotation's viewer widget, the same code HistomicsUI draws pixelmap annotations with.
 const LAYER_ID = 'histomics-label-superpixels';
 const NO_SUPERPIXEL = 0xFFFFFF;
+const PREFETCH_MS = 1000; // how often idle time reads the pixels of newly shown tiles
+// Safari has no requestIdleCallback: a short timeout with a small budget stands in
+const whenIdle = window.requestIdleCallback
+    ? (step) => window.requestIdleCallback(step, {timeout: 2000})
+    : (step) => window.setTimeout(() => step({timeRemaining: () => 8}), 50);
 
 export default class LabelLayer {
     /**
@@ -43,6 +48,32 @@ export default class LabelLayer {
         // a new layer shows only once the whole map is drawn again (as large_image_annotation does)
         this.viewer.scheduleAnimationFrame(this.viewer.draw, true);
         this.quads = this.layer.features().find((feature) => feature.featureType === 'quad');
+        // decoding a tile's PNG for a lookup takes milliseconds (far more on a busy machine): do it when idle,
+        // not on the click
+        this._prefetchTimer = window.setInterval(() => this._prefetch(), PREFETCH_MS);
+    }
+
+    _prefetch() {
+        if (!this.layer || this._prefetching) {
+            return;
+        }
+        const images = this.quads.data().map((quad) => quad.image)
+            .filter((image) => image && image.complete && image.width && !this._pixels.has(image));
+        if (!images.length) {
+            return;
+        }
+        this._prefetching = true;
+        const step = (deadline) => {
+            while (images.length && this.layer && deadline.timeRemaining() > 4) {
+                this._tilePixels(images.pop());
+            }
+            if (images.length && this.layer) {
+                whenIdle(step);
+            } else {
+                this._prefetching = false;
+            }
+        };
+        whenIdle(step);
     }
 
     /** Recolour these superpixels (their interior and boundary entries) and redraw. */
@@ -112,6 +143,7 @@ export default class LabelLayer {
 
     /** Remove the layer from the map (when the map lives on); `mapGone` when the viewer was destroyed. */
     destroy(mapGone) {
+        window.clearInterval(this._prefetchTimer);
         if (this.layer && !mapGone) {
             this.viewer.deleteLayer(this.layer);
         }
