@@ -7,4 +7,4 @@ class HistomicsLabelWorkerPlugin(GirderWorkerPluginABC):
         self.app = app
 
     def task_imports(self):
-        return ['histomics_label.jobs.worker_tasks']
+        return ['histomics_label.jobs.worker_tasks', 'histomics_label.jobs.trainer']

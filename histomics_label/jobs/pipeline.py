@@ -30,7 +30,9 @@ from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
 from ..models.states import StageStatus, TrainingStatus
 from ..models.superpixels import SuperpixelGeometry
+from . import trainer_launch
 from .launcher import launch_cli
+from .trainer_launch import launch_resident, uses_resident_trainer
 
 ERROR_LINES = 20
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Failed|Exit): ')
@@ -245,14 +247,18 @@ def epoch_manifest(project, epoch):
 
 
 def launch_training(project, user):
-    """Queue a TrainAndPredict epoch over every featurized slide; labeling goes on meanwhile."""
+    """Queue an epoch over every featurized slide: on the resident trainer for embedding projects
+    (:mod:`.trainer_launch`), else as a TrainAndPredict job; labeling goes on meanwhile."""
     manifest = reserve_epoch(project, user)
     epoch = manifest['epoch']
     try:
-        job = launch_cli(
-            'TrainAndPredict', {'projectId': project['_id'], 'epoch': epoch}, user,
-            title='Train epoch %d: %s' % (epoch, project['name']),
-            details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch})
+        if uses_resident_trainer(project):
+            job = launch_resident(project, epoch, user)
+        else:
+            job = launch_cli(
+                'TrainAndPredict', {'projectId': project['_id'], 'epoch': epoch}, user,
+                title='Train epoch %d: %s' % (epoch, project['name']),
+                details={'projectId': str(project['_id']), 'stage': 'training', 'epoch': epoch})
     except Exception as exc:
         Project().move_training(project['_id'], epoch, TrainingStatus.ERROR, error=str(exc))
         raise
@@ -260,21 +266,28 @@ def launch_training(project, user):
     return job
 
 
+def request_training(project, user):
+    """A training trigger: start an epoch, or while one runs, have exactly one follow-up epoch start when
+    it ends (:func:`.trainer_launch.request_training`). Returns ``(job, started)``."""
+    return trainer_launch.request_training(project, user, launch_training)
+
+
 def maybe_retrain(project, user, changed):
-    """Count label changes; once ``retrainInterval`` of them accumulated and no training is running,
-    start one in the background (never blocking the label write). Returns the job or None."""
+    """Count label changes; once ``retrainInterval`` of them accumulated, trigger training in the background
+    (coalesced into the running epoch's follow-up if one runs; never blocking the label write). Returns the
+    new job or None."""
     interval = project['settings'].get('retrainInterval') or 0
     if not interval or not changed:
         return None
     project = Project().collection.find_one_and_update(
         {'_id': project['_id']}, {'$inc': {'labelsSinceTraining': changed}}, return_document=True)
-    training = project.get('training') or {}
-    if project['labelsSinceTraining'] < interval or training.get('status') == TrainingStatus.RUNNING:
+    if project['labelsSinceTraining'] < interval:
         return None
     try:
-        return launch_training(project, user)
+        job, started = request_training(project, user)
     except ValidationException:
         return None  # not enough categories labeled yet: keep counting
+    return job if started else None
 
 
 def ingest_segmentation(project, slide, outputs, user):
@@ -315,7 +328,14 @@ def start_features(project, slide, user):
 
 def record_job_failure(job):
     """A failed or canceled job of ours moves its slide stage (only if the stage still records that job) or its
-    training epoch from ``running`` to ``error`` with the job's error; returns whether a state moved."""
+    training epoch from ``running`` to ``error`` with the job's error; returns whether a state moved. A training
+    job that ended, however, then starts the follow-up epoch of triggers coalesced during its run."""
+    moved = _record_failure(job)
+    trainer_launch.start_follow_up(job, launch_training)
+    return moved
+
+
+def _record_failure(job):
     details = job.get('histomicsLabel') or {}
     if job['status'] not in (JobStatus.ERROR, JobStatus.CANCELED) or 'stage' not in details:
         return False

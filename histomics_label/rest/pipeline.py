@@ -6,13 +6,14 @@ from girder.constants import AccessType, TokenScope
 from girder_jobs.models.job import Job
 
 from ..jobs.pipeline import (SEGMENTATION_OUTPUTS, STAGES, epoch_manifest, ingest_features, ingest_segmentation,
-                             launch_features, launch_segmentation, launch_training, reserve_epoch, slide_task,
+                             launch_features, launch_segmentation, request_training, reserve_epoch, slide_task,
                              start_features)
 from ..models.slide import ProjectSlide
 from ..models.states import StageStatus
 from ..models.study import RUN
 from ..services.import_v1 import import_v1_project
 from .common import slide_for, slides_for
+from .quality import QualityEndpoints
 from .validation import ID_LIST, OBJECT_ID, Description, autoDescribeRoute
 
 FILE_REF = {'type': 'object', 'required': ['fileId'], 'properties': {'fileId': OBJECT_ID}}
@@ -42,6 +43,7 @@ class PipelineEndpoints:
         root.route('GET', ('project', ':id', 'epoch', ':epoch'), self.get_epoch)
         root.route('GET', ('project', ':id', 'slide', ':itemId', 'task', ':stage'), self.task)
         root.route('POST', ('project', ':id', 'import_v1'), self.import_v1)
+        QualityEndpoints(root)  # the quality the trainer measures per epoch
 
     @access.user
     @autoDescribeRoute(
@@ -109,7 +111,9 @@ class PipelineEndpoints:
     @access.user
     @autoDescribeRoute(
         Description('Train a new epoch in the background on everyone\'s effective labels; predictions and '
-                    'the ranking switch to it when it is done. Labeling goes on meanwhile.')
+                    'the ranking switch to it when it is done. Labeling goes on meanwhile. While an epoch '
+                    'trains, this only asks for one follow-up epoch after it (however often it is called) and '
+                    'returns the running epoch\'s job.')
         .projectParam(AccessType.WRITE, capability=RUN)
         .errorResponse('Fewer than two trainable categories are labeled on featurized slides.', 400)
         .errorResponse('Write access was denied on the project folder.', 403)
@@ -117,7 +121,8 @@ class PipelineEndpoints:
     )
     def train(self, project):
         user = getCurrentUser()
-        return Job().filter(launch_training(project, user), user)
+        job, _ = request_training(project, user)
+        return Job().filter(job, user) if job is not None else None
 
     @access.user(scope=TokenScope.DATA_WRITE)  # CLIs in Girder mode
     @autoDescribeRoute(

@@ -1,0 +1,388 @@
+"""The resident trainer through the real worker: epochs as Girder jobs from features cached between epochs,
+coalesced triggers, eviction within the cache budget, recovery from a crashed or vanished trainer, and the
+quality endpoint checked against scikit-learn.
+
+Projects are synthetic: slides are items marked as large images with a grid of superpixels, and features
+files are written here (four clusters, category = superpixel id % 4), so every answer can be recomputed.
+"""
+import io
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from pytest_girder.assertions import assertStatus, assertStatusOk
+
+from test_jobs import wait_for_job, worker  # noqa: F401 (the fixture)
+
+DIM = 16
+CATEGORIES = ('Tumor', 'Stroma', 'Fat', 'Necrosis')
+
+
+def synthetic_features(slide_index, count, seed=0):
+    rng = np.random.default_rng([seed, slide_index])
+    centres = np.random.default_rng(seed).normal(0, 3, (4, DIM))
+    ids = rng.permutation(count)
+    return ids, (centres[ids % 4] + rng.normal(0, 1, (count, DIM))).astype(np.float32)
+
+
+def make_project(admin, name, sizes, tmp_path, seed=0):
+    """A project on a new folder with one synthetic slide per entry of ``sizes`` (superpixel counts), each
+    segmented and featurized; returns (project, {slide index: (ids, features)}, category ids)."""
+    from girder.models.collection import Collection
+    from girder.models.folder import Folder
+    from girder.models.item import Item
+    from girder.models.upload import Upload
+
+    from histomics_label.core.features.store import write_features
+    from histomics_label.jobs.pipeline import ingest_features
+    from histomics_label.models.category import Category
+    from histomics_label.models.project import Project
+    from histomics_label.models.slide import ProjectSlide
+    from histomics_label.models.superpixels import SuperpixelGeometry
+
+    collection = Collection().findOne({'name': 'Synthetic'}) or Collection().createCollection(
+        'Synthetic', admin, public=True)
+    folder = Folder().createFolder(collection, name, parentType='collection', public=True, creator=admin)
+    for number in range(len(sizes)):
+        stub = Upload().uploadFromFile(io.BytesIO(b'slide'), 5, 'slide%d.svs' % number, parentType='folder',
+                                       parent=folder, user=admin)
+        item = Item().load(stub['itemId'], force=True)
+        item['largeImage'] = {'fileId': stub['_id'], 'sourceName': 'openslide'}
+        Item().save(item)
+    project = Project().create(folder, admin, name)
+    ProjectSlide().sync(project, folder)
+    data_folder = Project().data_folder(project, admin)
+    features = {}
+    for slide, count in zip(ProjectSlide().list(project), sizes):
+        grid = np.array([(i % 50, i // 50) for i in range(count)], dtype=float) * 20 + 10
+        slide = SuperpixelGeometry().store(slide, grid, np.hstack([grid - 10, grid + 10]))
+        ids, values = features[slide['index']] = synthetic_features(slide['index'], count, seed)
+        path = str(tmp_path / ('%s-%d.h5' % (name, slide['index'])))
+        write_features(path, ids, values, 'embedding', backbone='synthetic')
+        with open(path, 'rb') as f:
+            file = Upload().uploadFromFile(f, os.path.getsize(path), os.path.basename(path), parentType='folder',
+                                           parent=data_folder, user=admin)
+        ingest_features(project, slide, {'outputFeatures': {'fileId': file['_id']}}, admin)
+    category_ids = [str(Category().create(project, category)['_id']) for category in CATEGORIES]
+    return Project().load(project['_id'], force=True), features, category_ids
+
+
+def label(server, user, project, slide_item_id, superpixels, category_ids, expect_job=None):
+    body = {'itemId': str(slide_item_id), 'labels': [
+        {'superpixel': int(s), 'categoryId': category_ids[int(s) % 4]} for s in superpixels]}
+    resp = server.request('/histomics_label/project/%s/label' % project['_id'], method='PUT', user=user,
+                          type='application/json', body=json.dumps(body))
+    assertStatusOk(resp)
+    return resp.json
+
+
+def slide_items(project):
+    from histomics_label.models.slide import ProjectSlide
+
+    return {s['index']: s['itemId'] for s in ProjectSlide().list(project)}
+
+
+def train(server, user, project):
+    resp = server.request('/histomics_label/project/%s/train' % project['_id'], method='POST', user=user)
+    assertStatusOk(resp)
+    return resp.json
+
+
+def status(server, user, project):
+    return server.request('/histomics_label/project/%s/status' % project['_id'], user=user).json
+
+
+def expected_epoch(project, features, dtype=np.float16):
+    """The epoch the trainer should have computed: its stored manifest through the core, on the features
+    as the cache holds them."""
+    from girder.models.file import File
+
+    from histomics_label.core.feature_blocks import FeatureBlocks
+    from histomics_label.core.training import labeled_quality, train_and_predict
+    from histomics_label.models.project import Project
+
+    project = Project().load(project['_id'], force=True)
+    with File().open(File().load(project['training']['manifestFileId'], force=True)) as stream:
+        manifest = json.loads(stream.read())
+    blocks = FeatureBlocks.from_slides({index: (ids, values.astype(dtype)) for index, (ids, values) in
+                                        features.items()})
+    args = dict(model_kind=manifest['modelKind'], seed=manifest['seed'])
+    arrays, _ = train_and_predict(blocks, manifest['labels'], manifest['categories'], manifest['excluded'],
+                                  strategy=manifest['strategy'], mc_samples=20, **args)
+    quality = labeled_quality(blocks, manifest['labels'], manifest['categories'], manifest['excluded'], **args)
+    return manifest, arrays, quality
+
+
+def stored_predictions(project, slide):
+    from histomics_label.models.prediction import Prediction
+    from histomics_label.models.project import Project
+
+    return Prediction().slide_arrays(Project().load(project['_id'], force=True), slide)
+
+
+@pytest.fixture
+def trainer_cache():
+    from histomics_label.jobs import trainer
+
+    trainer.drop_cache()
+    yield trainer
+    trainer.drop_cache()
+
+
+@pytest.mark.plugin('histomics_label')
+def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, trainer_cache, fsAssetstore):  # noqa: F811
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+
+    from histomics_label.models.slide import ProjectSlide
+
+    project, features, category_ids = make_project(admin, 'resident', (300, 200), tmp_path)
+    items = slide_items(project)
+    label(boundServer, admin, project, items[0], range(0, 40), category_ids)
+    label(boundServer, admin, project, items[1], range(0, 24), category_ids)
+    job = train(boundServer, admin, project)
+    assert job['type'] == 'histomics_label.resident_trainer'
+    assert Job().load(job['_id'], force=True)['histomicsLabel'] == {'projectId': str(project['_id']), 'stage': 'training', 'epoch': 1,
+                                     'trainer': 'resident'}
+    job = wait_for_job(job['_id'])
+    log = ''.join(job['log'])
+    assert job['status'] == JobStatus.SUCCESS, log
+    assert '500 superpixels (2 slides, 2 features files loaded, 0 cached), 64 labels' in log
+    assert job['progress']['current'] == 100
+    state = status(boundServer, admin, project)
+    assert state['epoch'] == 1 and state['training']['status'] == 'done'
+    assert state['model']['labels'] == 64 and state['model']['fileId']
+
+    manifest, expected, quality = expected_epoch(project, features)
+    for slide in ProjectSlide().list(project):
+        predicted, probabilities, certainty, columns = stored_predictions(project, slide)
+        rows = np.flatnonzero(expected['slide_index'] == slide['index'])
+        rows = rows[np.argsort(expected['superpixel'][rows])]
+        assert [str(c) for c in columns] == manifest['categories']
+        assert (predicted == expected['predicted'][rows]).mean() > 0.99
+        assert np.allclose(certainty, expected['certainty'][rows], atol=2e-3)
+        truth = np.arange(len(rows)) % 4
+        assert (predicted == truth).mean() > 0.95
+    batch = boundServer.request('/histomics_label/project/%s/next' % project['_id'], user=admin,
+                                params={'limit': 20}).json
+    assert len(batch) == 20 and all(b['superpixel'] >= (40 if b['itemId'] == str(items[0]) else 24)
+                                    for b in batch)
+    assert [b['certainty'] for b in batch] == sorted(b['certainty'] for b in batch)
+
+    # the epoch's quality, as the core computes it, with metrics equal to scikit-learn's
+    resp = boundServer.request('/histomics_label/project/%s/quality' % project['_id'], user=admin)
+    assertStatusOk(resp)
+    current = resp.json['current']
+    assert current['epoch'] == 1 and current['labels'] == 64 and current['folds'] == 5
+    assert current['method'] == 'cross-validation'
+    assert current['categoryIds'] == [manifest['categories'][c] for c in quality['classes']]
+    assert current['confusion'] == quality['confusion']
+    assert current['accuracy'] == pytest.approx(quality['accuracy']) and current['evaluated'] == 64
+    assert resp.json['curve'] == [{'epoch': 1, 'labels': 64, 'accuracy': current['accuracy'],
+                                   'macroF1': current['macroF1']}]
+    assert resp.json['stop']['flat'] is False and resp.json['epoch'] == 1
+
+
+@pytest.mark.plugin('histomics_label')
+def test_the_quality_endpoint_agrees_with_scikit_learn(server, admin, labeler, tmp_path, fsAssetstore):
+    """The route derives accuracy and macro-F1 from the posted confusion matrix exactly as scikit-learn
+    computes them from the predictions behind it; bad posts are 400s that store nothing."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from histomics_label.core.quality import confusion_matrix
+    from histomics_label.models.project import Project
+    from histomics_label.models.quality import EpochQuality
+
+    project, _, category_ids = make_project(admin, 'quality', (60,), tmp_path)
+    Project().update({'_id': project['_id']}, {'$set': {'trainingEpoch': 3}})
+    rng = np.random.default_rng(7)
+    path = '/histomics_label/project/%s' % project['_id']
+    curve = []
+    for epoch, labels in ((1, 40), (2, 80), (3, 120)):
+        y_true = rng.integers(0, 3, labels)
+        y_pred = np.where(rng.random(labels) < 0.5 + 0.1 * epoch, y_true, rng.integers(0, 3, labels))
+        body = {'categoryIds': category_ids[:3], 'confusion': confusion_matrix(y_true, y_pred, 3).tolist(),
+                'labels': labels, 'folds': 5}
+        resp = server.request('%s/epoch/%d/quality' % (path, epoch), method='POST', user=admin,
+                              type='application/json', body=json.dumps(body))
+        assertStatusOk(resp)
+        curve.append({'epoch': epoch, 'labels': labels, 'accuracy': accuracy_score(y_true, y_pred),
+                      'macroF1': f1_score(y_true, y_pred, average='macro')})
+    summary = server.request(path + '/quality', user=admin).json
+    for got, want in zip(summary['curve'], curve):
+        assert got['epoch'] == want['epoch'] and got['labels'] == want['labels']
+        assert got['accuracy'] == pytest.approx(want['accuracy'], abs=1e-12)
+        assert got['macroF1'] == pytest.approx(want['macroF1'], abs=1e-12)
+    assert summary['current']['epoch'] == 3 and summary['current']['evaluated'] == 120
+    assert summary['stop']['flat'] is False and 'Too few epochs' in summary['stop']['reason']
+
+    good = {'categoryIds': category_ids[:2], 'confusion': [[3, 1], [0, 4]], 'labels': 8, 'folds': 5}
+    bad = [
+        (4, good, 'never reserved'),
+        (1, dict(good, confusion=[[3, 1, 0], [0, 4, 0]]), '2 x 2'),
+        (1, dict(good, labels=7), 'more than the 7 labels'),
+        (1, dict(good, categoryIds=[category_ids[0], str(project['_id'])]), 'categories of the project'),
+        (1, dict(good, confusion=[[3, -1], [0, 4]]), 'minimum'),
+        (1, dict(good, folds=1), 'minimum'),
+        (1, dict(good, extra=1), 'Additional properties'),
+    ]
+    for epoch, body, message in bad:
+        resp = server.request('%s/epoch/%d/quality' % (path, epoch), method='POST', user=admin,
+                              type='application/json', body=json.dumps(body))
+        assertStatus(resp, 400)
+        assert message in resp.json['message'], resp.json
+    assert EpochQuality().find({'projectId': project['_id']}).count() == 3
+    resp = server.request('%s/epoch/1/quality' % path, method='POST', user=labeler, type='application/json',
+                          body=json.dumps(good))
+    assertStatus(resp, 403)  # write access on the project folder is needed (the folder is public: read only)
+    assertStatusOk(server.request(path + '/quality', user=labeler))
+
+
+@pytest.mark.plugin('histomics_label')
+def test_triggers_during_an_epoch_coalesce_into_one_follow_up(boundServer, worker, admin, tmp_path,  # noqa: F811
+                                                              trainer_cache, monkeypatch, fsAssetstore):
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+
+    from histomics_label.models.project import Project
+
+    project, features, category_ids = make_project(admin, 'coalesce', (300,), tmp_path)
+    Project().update_settings(project, {'retrainInterval': 5})
+    project = Project().load(project['_id'], force=True)
+    item = slide_items(project)[0]
+    release, started = threading.Event(), threading.Event()
+    real = trainer_cache.train_and_predict
+
+    def held(*args, **kwargs):
+        started.set()
+        assert release.wait(120)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_cache, 'train_and_predict', held)
+    first = label(boundServer, admin, project, item, range(0, 20), category_ids)
+    assert first['retrainJobId']  # 20 label changes >= the interval of 5: an epoch starts
+    assert started.wait(60)
+    # while it runs: label writes crossing the interval again, and explicit requests, start nothing new
+    during = [label(boundServer, admin, project, item, range(start, start + 5), category_ids)
+              for start in (20, 25, 30)]
+    assert [d['retrainJobId'] for d in during] == [None, None, None]
+    for _ in range(3):
+        assert train(boundServer, admin, project)['_id'] == first['retrainJobId']
+    assert Project().load(project['_id'], force=True)['training']['followUp'] is True
+    assert Job().find({'type': 'histomics_label.resident_trainer'}).count() == 1
+    release.set()
+
+    first_job = wait_for_job(first['retrainJobId'])
+    assert first_job['status'] == JobStatus.SUCCESS, ''.join(first_job['log'])
+    follow_ups = []
+    for _ in range(240):
+        follow_ups = list(Job().find({'type': 'histomics_label.resident_trainer',
+                                      '_id': {'$ne': first_job['_id']}}))
+        if follow_ups:
+            break
+        time.sleep(0.25)
+    assert len(follow_ups) == 1
+    second = wait_for_job(follow_ups[0]['_id'])
+    assert second['status'] == JobStatus.SUCCESS, ''.join(second['log'])
+    assert second['histomicsLabel']['epoch'] == 2
+    state = status(boundServer, admin, project)
+    assert state['epoch'] == 2 and state['model']['labels'] == 35  # every label written during epoch 1
+    assert '0 features files loaded, 1 cached' in ''.join(second['log'])  # the cache served epoch 2
+    time.sleep(1)
+    assert Job().find({'type': 'histomics_label.resident_trainer'}).count() == 2  # and nothing more
+    assert not Project().load(project['_id'], force=True)['training'].get('followUp')
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_budget_smaller_than_two_projects_evicts_one_and_answers_correctly(
+        boundServer, worker, admin, tmp_path, trainer_cache, fsAssetstore):  # noqa: F811
+    from girder.models.setting import Setting
+
+    from histomics_label.models.slide import ProjectSlide
+    from histomics_label.settings import TRAINER_CACHE_BYTES
+
+    first, _, first_categories = make_project(admin, 'first', (400, 300), tmp_path, seed=1)
+    second, _, second_categories = make_project(admin, 'second', (500,), tmp_path, seed=2)
+    one_project = 700 * DIM * 2 + 700 * 16  # float16 rows, ids and their order
+    Setting().set(TRAINER_CACHE_BYTES, one_project + 2000)  # holds either project, never both
+    for project, categories in ((first, first_categories), (second, second_categories)):
+        for index, item in slide_items(project).items():
+            label(boundServer, admin, project, item, range(0, 24), categories)
+
+    def epoch(project):
+        job = wait_for_job(train(boundServer, admin, project)['_id'])
+        assert job['status'] == 3, ''.join(job['log'])
+        return ''.join(job['log'])
+
+    assert '2 features files loaded, 0 cached' in epoch(first)
+    before = {s['index']: stored_predictions(first, s) for s in ProjectSlide().list(first)}
+    assert '1 features files loaded, 0 cached' in epoch(second)
+    cache = trainer_cache.feature_cache(one_project + 2000, 'float16')
+    assert cache.evictions == 2 and len(cache.keys()) == 1 and cache.nbytes <= cache.budget
+    assert '2 features files loaded, 0 cached' in epoch(first)  # evicted, so loaded again
+    assert cache.evictions == 3 and len(cache.keys()) == 2
+    for slide in ProjectSlide().list(first):  # the same labels give the same answer after the reload
+        again = stored_predictions(first, slide)
+        assert np.array_equal(again[0], before[slide['index']][0])
+        assert np.array_equal(again[2], before[slide['index']][2])
+    assert status(boundServer, admin, first)['epoch'] == 2
+    assert status(boundServer, admin, second)['epoch'] == 1
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_crashed_or_vanished_trainer_loses_no_label(boundServer, worker, admin, tmp_path,  # noqa: F811
+                                                      trainer_cache, monkeypatch, fsAssetstore):
+    import datetime
+
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+    from girder_worker.girder_plugin.status import CustomJobStatus
+
+    from histomics_label.jobs import trainer_launch
+    from histomics_label.models.label import Label
+    from histomics_label.models.project import Project
+
+    project, features, category_ids = make_project(admin, 'crash', (300,), tmp_path)
+    item = slide_items(project)[0]
+    label(boundServer, admin, project, item, range(0, 30), category_ids)
+
+    def crash(*args, **kwargs):
+        raise MemoryError('the trainer ran out of memory')
+
+    monkeypatch.setattr(trainer_cache, 'train_and_predict', crash)
+    job = wait_for_job(train(boundServer, admin, project)['_id'])
+    assert job['status'] == JobStatus.ERROR
+    state = status(boundServer, admin, project)
+    assert state['training']['status'] == 'error'
+    assert ('TrainerOutOfMemory: the trainer ran out of memory (the feature cache was emptied'
+            in state['training']['error'])
+    assert state['epoch'] == 0 and Label().find({'projectId': project['_id']}).count() == 30
+    monkeypatch.undo()
+
+    trainer_cache.drop_cache()  # a worker restart: the next epoch rebuilds the cache (the worker lives on)
+    job = wait_for_job(train(boundServer, admin, project)['_id'])
+    assert job['status'] == JobStatus.SUCCESS and '1 features files loaded, 0 cached' in ''.join(job['log'])
+    assert status(boundServer, admin, project)['epoch'] == 2
+
+    # a worker killed mid-epoch leaves its job running and silent: after STALE_AFTER seconds the next
+    # trigger fails that epoch (labels untouched) and starts a new one
+    silent = Job().createJob('Train epoch 3: crash', 'histomics_label.resident_trainer', user=admin,
+                             otherFields={'histomicsLabel': {'projectId': str(project['_id']), 'stage': 'training',
+                                                             'epoch': 3, 'trainer': 'resident'}})
+    silent = Job().updateJob(Job().updateJob(silent, status=JobStatus.QUEUED), status=JobStatus.RUNNING)
+    Project().update({'_id': project['_id']}, {'$set': {'trainingEpoch': 3, 'training': {
+        'epoch': 3, 'status': 'running', 'jobId': silent['_id'], 'error': None,
+        'started': datetime.datetime.now(datetime.timezone.utc)}}})
+    assert train(boundServer, admin, project)['_id'] == str(silent['_id'])  # not stale yet: coalesced
+    monkeypatch.setattr(trainer_launch, 'STALE_AFTER', 0)
+    job = train(boundServer, admin, project)
+    assert job['_id'] != str(silent['_id']) and Job().load(job['_id'], force=True)['histomicsLabel']['epoch'] == 4
+    assert Job().load(silent['_id'], force=True)['status'] in (JobStatus.CANCELED, CustomJobStatus.CANCELING)
+    job = wait_for_job(job['_id'])
+    assert job['status'] == JobStatus.SUCCESS, ''.join(job['log'])
+    state = status(boundServer, admin, project)
+    assert state['epoch'] == 4 and state['training']['status'] == 'done' and state['model']['labels'] == 30
+    assert Label().find({'projectId': project['_id']}).count() == 30
