@@ -63,14 +63,15 @@ def parse_args(argv=None):
                                                             'al_bench'))
     parser.add_argument('--out', default=os.path.join(ROOT, 'docs', 'active_learning.png'),
                         help='PNG plot; the curves go to the same name with .json')
-    parser.add_argument('--pool-images', type=int, default=64)
-    parser.add_argument('--test-images', type=int, default=32)
+    parser.add_argument('--pool-images', type=int, default=64, help='images on the pool side, split over the '
+                        'classes in proportion to the folder with at least 2 each (see al_dataset.choose)')
+    parser.add_argument('--test-images', type=int, default=32, help='images on the test side, likewise')
     parser.add_argument('--test-fraction', type=float, default=1 / 3, help='share of each class\'s images '
                         'whose cases go to the test side')
     parser.add_argument('--mosaic-side', type=int, default=8, help='images per mosaic row and column')
     parser.add_argument('--cell', type=int, default=224, help='mosaic cell size; other image sizes are resized')
     parser.add_argument('--radius', type=int, default=28, help='SLIC superpixel radius in pixels')
-    parser.add_argument('--patch-size', type=int, default=64, help='the project default')
+    parser.add_argument('--patch-size', type=int, default=64, help='patch side in pixels (64: the project default)')
     parser.add_argument('--backbone', default=DEFAULT_BACKBONE)
     parser.add_argument('--model', default='mlp', help='classifier kind (the project default)')
     parser.add_argument('--mc-samples', type=int, default=20, help="TrainAndPredict's default")
