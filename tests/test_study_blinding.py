@@ -6,7 +6,7 @@ import pytest
 from pytest_girder.assertions import assertStatus
 from pytest_girder.utils import getResponseBody
 
-from study_fixtures import add_slides, call, ingest_predictions, label, ok, set_roles, team  # noqa: F401
+from study_fixtures import call, ingest_predictions, label, ok, set_roles, team  # noqa: F401
 
 #: prediction fields with a value
 PREDICTED = re.compile(r'"(probabilities|confidence|certainty|predicted)": [\[{0-9"]')

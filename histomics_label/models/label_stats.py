@@ -2,10 +2,11 @@
 
 One document per project (``_id`` = project id) holds, by user id string: current labels per slide
 (``slides.<itemId>.<userId>``), current labels per category (``categories.<categoryId>``, before merges),
-labeling actions per hour (``hours.<YYYYmmddHH>.<userId>``: label sets of source paint, guided or review) and
-each user's last labeling time (``last.<userId>``). :meth:`LabelStats.record` folds one write's history
-entries into it with a single ``$inc``/``$max`` update, so the dashboard reads one small document instead of
-aggregating every label.
+labeling actions per hour (``hours.<YYYYmmddHH>.<userId>``: label sets of source paint, guided or review), each
+user's last labeling time (``last.<userId>``) and a count of writes (``writes``: a version that caches of
+label-derived data compare). :meth:`LabelStats.record` folds one write's history entries into it with a single
+``$inc``/``$max`` update (atomic in MongoDB), so the dashboard reads one small document instead of aggregating
+every label.
 
 A project whose document is missing (labeled before the counters existed) gets it rebuilt from the label
 history by aggregation the first time it is read (:meth:`LabelStats.rebuild`); a write that lands during that
@@ -87,14 +88,15 @@ class LabelStats(Model):
                 users[str(key['u'])] = users.get(str(key['u']), 0) + sign * row['n']
                 category = str(key['c'])
                 doc['categories'][category] = doc['categories'].get(category, 0) + sign * row['n']
+        hour = {'$dateToString': {'format': HOUR_FORMAT, 'date': '$time'}}
         for row in history.aggregate([
-                {'$match': {'projectId': project_id, 'categoryId': {'$ne': None}, 'source': {'$in': list(WORK_SOURCES)}}},
-                {'$group': {'_id': {'u': '$userId', 'h': {'$dateToString': {'format': HOUR_FORMAT, 'date': '$time'}}},
-                            'n': {'$sum': 1}, 'last': {'$max': '$time'}}}]):
+                {'$match': {'projectId': project_id, 'categoryId': {'$ne': None},
+                            'source': {'$in': list(WORK_SOURCES)}}},
+                {'$group': {'_id': {'u': '$userId', 'h': hour}, 'n': {'$sum': 1}, 'last': {'$max': '$time'}}}]):
             user = str(row['_id']['u'])
             doc['hours'].setdefault(row['_id']['h'], {})[user] = row['n']
             doc['last'][user] = max(doc['last'].get(user, row['last']), row['last'])
-        doc['writes'] = len(history.distinct('writeId', {'projectId': project_id}))
+        doc['writes'] = history.count_documents({'projectId': project_id})  # a version: any new number will do
         doc['rebuilt'] = datetime.datetime.now(datetime.timezone.utc)
         self.collection.replace_one({'_id': project_id}, doc, upsert=True)
         return doc
