@@ -19,10 +19,10 @@ import {openSlide} from './navigation';
 import overlay from './overlayState';
 import Painter from './painter';
 import SlideLabels from './slideLabels';
+import SuperpixelBoxes, {showBox} from './superpixelBoxes';
 
 const WAITING_POLL_MS = 5000;
 const HIGHLIGHT_MS = 5000;
-const CENTER_MARGIN = 6; // the view around a centred superpixel, in superpixel sizes
 
 export default class LabelingSession {
     constructor(imageView) {
@@ -31,6 +31,7 @@ export default class LabelingSession {
         this.vm = null;
         this.renderedItemId = null; // the slide the viewer has drawn
         this.painter = new Painter();
+        this.boxes = new SuperpixelBoxes();
         this.watcher = new Vue();
         events.on('query:hlProject', this.setProject, this);
         events.on('h:imageOpened', (model) => {
@@ -169,9 +170,9 @@ export default class LabelingSession {
         this.mouse = new MouseLabeling(viewerWidget.viewer, {
             enabled: () => canWrite() && store.mode === 'label',
             superpixelAt: (point) => this.layer.superpixelAt(point),
-            click: (superpixel, options) => this._click(superpixel, options),
-            paint: (superpixel) => this._paint(superpixel),
-            strokeEnd: () => this._strokeEnd()
+            click: (superpixel, options) => this.labels.click(superpixel, options),
+            paint: (superpixel) => this.labels.paint(superpixel),
+            strokeEnd: () => this.labels.endStroke()
         });
         this._setTools();
         overlay.slide = {state: 'ready', itemId: slide.itemId, message: ''};
@@ -201,7 +202,7 @@ export default class LabelingSession {
         if (this.layer) {
             this.layer.destroy(mapGone);
         }
-        this.mouse = this.layer = this.labels = this.stroke = null;
+        this.mouse = this.layer = this.labels = null;
         this.painter.labels = null;
         this.painter.highlighted = -1;
         overlay.predictionsEpoch = null;
@@ -247,53 +248,6 @@ export default class LabelingSession {
         }
     }
 
-    _click(superpixel, {clear, start}) {
-        const current = this.labels.mine[superpixel];
-        let categoryId = null;
-        if (!clear) {
-            if (!store.activeCategoryId) {
-                showError('Nothing was labeled', {message: 'choose a category first'});
-                return;
-            }
-            categoryId = current === store.activeCategoryId ? null : store.activeCategoryId;
-        }
-        if (!categoryId && !current) {
-            return;
-        }
-        this.labels.write([{superpixel, categoryId}], {start});
-        window.requestAnimationFrame(() => performance.measure('histomics-label:click-to-colour', {start}));
-    }
-
-    _paint(superpixel) {
-        if (!this.stroke) {
-            this.stroke = {start: performance.now(), labels: new Map(), before: new Map(), warned: false};
-        }
-        const categoryId = store.activeCategoryId;
-        if (!categoryId) {
-            if (!this.stroke.warned) {
-                this.stroke.warned = true;
-                showError('Nothing was painted', {message: 'choose a category first'});
-            }
-            return;
-        }
-        if (this.stroke.labels.has(superpixel) || this.labels.mine[superpixel] === categoryId) {
-            return;
-        }
-        const label = {superpixel, categoryId};
-        this.stroke.before.set(superpixel, this.labels.snapshot(superpixel));
-        this.stroke.labels.set(superpixel, label);
-        this.labels.apply([label]);
-    }
-
-    _strokeEnd() {
-        const stroke = this.stroke;
-        this.stroke = null;
-        if (stroke && stroke.labels.size && this.labels) {
-            const labels = Array.from(stroke.labels.values());
-            this.labels.write(labels, {start: stroke.start, before: labels.map((l) => stroke.before.get(l.superpixel))});
-        }
-    }
-
     // Labels another component wrote (film strip, review) or an undo brought back.
     _labelsChanged({itemId, labels, source}) {
         if (source === 'viewer') {
@@ -321,16 +275,14 @@ export default class LabelingSession {
             return;
         }
         const token = this.slideToken;
-        const box = target.bbox ? $.Deferred().resolve(target.bbox).promise() : this._superpixelBox(target.superpixel);
+        const box = target.bbox
+            ? $.Deferred().resolve(target.bbox).promise()
+            : this.boxes.box(this._slideStatus(), target.superpixel);
         box.done((bbox) => {
-            if (token !== this.slideToken || !bbox) {
-                return;
+            if (token === this.slideToken && bbox) {
+                showBox(this.imageView.viewerWidget.viewer, bbox);
+                this._highlight(target.superpixel);
             }
-            const [x0, y0, x1, y1] = bbox;
-            const size = Math.max(x1 - x0, y1 - y0, 16) * CENTER_MARGIN / 2;
-            const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-            this.imageView.viewerWidget.viewer.bounds({left: cx - size, right: cx + size, top: cy - size, bottom: cy + size});
-            this._highlight(target.superpixel);
         });
     }
 
@@ -345,32 +297,6 @@ export default class LabelingSession {
                 this.layer.recolor([superpixel]);
             }
         }, HIGHLIGHT_MS);
-    }
-
-    // A superpixel's box in slide pixels, from the segmentation's pixelmap annotation (read once per slide).
-    _superpixelBox(superpixel) {
-        const slide = this._slideStatus();
-        const annotationId = slide && (slide.segmentation.annotationIds || [])[0];
-        if (!annotationId) {
-            showError('Centring on the superpixel failed', {message: 'the slide has no superpixel annotation'});
-            return $.Deferred().reject().promise();
-        }
-        if (!this._boxes || this._boxes.itemId !== slide.itemId) {
-            this._boxes = {
-                itemId: slide.itemId,
-                request: rest.getAnnotation(annotationId).then((annotation) => {
-                    const element = annotation.annotation.elements[0] || {};
-                    return (element.user && element.user.bbox) || [];
-                })
-            };
-            this._boxes.request.fail((xhr) => {
-                this._boxes = null;
-                showError('Centring on the superpixel failed', xhr);
-            });
-        }
-        return this._boxes.request.then((boxes) => boxes.length >= 4 * (superpixel + 1)
-            ? boxes.slice(4 * superpixel, 4 * superpixel + 4)
-            : null);
     }
 
     /** Leave the project: panel and overlay go, the image view stays. */

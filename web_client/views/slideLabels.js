@@ -49,6 +49,7 @@ export default class SlideLabels {
         this.effective = new Array(count).fill(null);
         this.effectiveLoaded = false;
         this.onChange = onChange; // (superpixels) => recolour them
+        this.stroke = null; // the paint stroke in progress
     }
 
     /** Fetch my labels of the slide (all of them, one request). */
@@ -92,6 +93,59 @@ export default class SlideLabels {
             this.effective[superpixel] = categoryId;
         });
         this.onChange(labels.map((label) => label.superpixel));
+    }
+
+    /**
+     * A click: label the superpixel with the active category, or clear it (`clear`: right-click; or a click with
+     * the category it has already). `start` is the click's performance.now() time, for the timings.
+     */
+    click(superpixel, {clear, start}) {
+        const current = this.mine[superpixel];
+        let categoryId = null;
+        if (!clear) {
+            if (!store.activeCategoryId) {
+                showError('Nothing was labeled', {message: 'choose a category first'});
+                return;
+            }
+            categoryId = current === store.activeCategoryId ? null : store.activeCategoryId;
+        }
+        if (!categoryId && !current) {
+            return;
+        }
+        this.write([{superpixel, categoryId}], {start});
+        window.requestAnimationFrame(() => performance.measure('histomics-label:click-to-colour', {start}));
+    }
+
+    /** A stroke crosses a superpixel: it takes the active category now; the stroke is written at its end. */
+    paint(superpixel) {
+        if (!this.stroke) {
+            this.stroke = {start: performance.now(), labels: new Map(), before: new Map(), warned: false};
+        }
+        const categoryId = store.activeCategoryId;
+        if (!categoryId) {
+            if (!this.stroke.warned) {
+                this.stroke.warned = true;
+                showError('Nothing was painted', {message: 'choose a category first'});
+            }
+            return;
+        }
+        if (this.stroke.labels.has(superpixel) || this.mine[superpixel] === categoryId) {
+            return;
+        }
+        const label = {superpixel, categoryId};
+        this.stroke.before.set(superpixel, this.snapshot(superpixel));
+        this.stroke.labels.set(superpixel, label);
+        this.apply([label]);
+    }
+
+    /** The stroke ends: one write with every superpixel it changed. */
+    endStroke() {
+        const stroke = this.stroke;
+        this.stroke = null;
+        if (stroke && stroke.labels.size) {
+            const labels = Array.from(stroke.labels.values());
+            this.write(labels, {start: stroke.start, before: labels.map((l) => stroke.before.get(l.superpixel))});
+        }
     }
 
     /** What a superpixel holds now, to put back if a write fails. */
