@@ -291,3 +291,35 @@ def test_the_response_has_exactly_the_documented_keys(server, admin, project, se
     for key in ('fleiss', 'krippendorff'):
         assert set(live['categories'][0][key]) == set(documented['categories'][0][key])
     assert live['raters'][0] == {'userId': str(admin['_id']), 'login': 'admin', 'name': 'Admin Admin'}
+
+
+@pytest.mark.plugin('histomics_label')
+def test_an_indexing_that_stopped_is_redone_and_writers_wait_for_a_live_one(server, admin, project, segmented,
+                                                                             study, monkeypatch):
+    import datetime
+    import threading
+    import time
+
+    from histomics_label.models import agreement as model
+    from histomics_label.models.label import Label
+
+    expected = agreement(server, admin, project)
+    monkeypatch.setattr(model, 'WAIT_SECONDS', 0.3)
+    stale = dict(model.Agreement()._building(project), heartbeat=datetime.datetime(2026, 1, 1))
+    model.Agreement().collection.replace_one({'_id': project['_id']}, stale)  # its indexing process died
+    start = time.monotonic()
+    assert agreement(server, admin, project) == expected
+    assert 0.3 < time.monotonic() - start < 10
+
+    model.Agreement().collection.replace_one({'_id': project['_id']}, model.Agreement()._building(project))
+    finished = []
+    waiter = threading.Thread(target=lambda: finished.append(model.Agreement().ensure(project, Label())))
+    waiter.start()
+    for _ in range(4):  # a live indexing process beats: the writer keeps waiting
+        time.sleep(0.2)
+        model.Agreement().collection.update_one({'_id': project['_id']}, {'$set': {'heartbeat': model._now()}})
+    assert waiter.is_alive() and not finished
+    model.Agreement()._index(project, Label())
+    waiter.join(5)
+    assert finished == [None]
+    assert agreement(server, admin, project) == expected

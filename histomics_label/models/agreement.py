@@ -42,11 +42,16 @@ from ..core import agreement as stats
 from .category import Category
 
 BUILDING, READY = 'building', 'ready'
-WAIT_SECONDS = 120  # a writer waits this long for another process's indexing before redoing it
+WAIT_SECONDS = 120  # a writer redoes another process's indexing whose heartbeat stopped for this long
+HEARTBEAT_LABELS = 5000  # the indexing process beats once per this many labels read
 POLL_SECONDS = 0.05
 
 
 _locks = {}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _project_lock(project_id):
@@ -150,7 +155,8 @@ class AgreementPair(Model):
 
 
 class Agreement(Model):
-    """Per project: ``patterns`` (the count-table histogram), ``state`` (building / ready), ``started``."""
+    """Per project: ``patterns`` (the count-table histogram), ``state`` (building / ready) and the
+    ``heartbeat`` of the process indexing it."""
 
     def initialize(self):
         self.name = 'histomics_label_agreement'
@@ -161,9 +167,9 @@ class Agreement(Model):
     def ensure(self, project, labels):
         """Make sure the project is indexed (from ``labels``, the Label model), indexing it or waiting for
         the process that is."""
-        waiting_since = None
+        seen, since = None, None
         while True:
-            state = self.collection.find_one({'_id': project['_id']}, {'state': True, 'started': True})
+            state = self.collection.find_one({'_id': project['_id']}, {'state': True, 'heartbeat': True})
             if state is not None and state['state'] == READY:
                 return
             if state is None:
@@ -172,29 +178,34 @@ class Agreement(Model):
                 except DuplicateKeyError:
                     continue
                 return self._index(project, labels)
-            if waiting_since is None:
-                waiting_since = time.monotonic()
-            elif time.monotonic() - waiting_since > WAIT_SECONDS and self.collection.update_one(
-                    {'_id': project['_id'], 'state': BUILDING, 'started': state['started']},
-                    {'$set': {'started': datetime.datetime.now(datetime.timezone.utc)}}).modified_count:
-                return self._index(project, labels)  # the indexing process died: redo it
+            if state['heartbeat'] != seen:
+                seen, since = state['heartbeat'], time.monotonic()
+            elif time.monotonic() - since > WAIT_SECONDS and self.collection.update_one(
+                    {'_id': project['_id'], 'state': BUILDING, 'heartbeat': seen},
+                    {'$set': {'heartbeat': _now()}}).modified_count:
+                return self._index(project, labels)  # the indexing process stopped beating: redo it
             time.sleep(POLL_SECONDS)
 
     def rebuild(self, project, labels):
-        """Recompute the project's votes, histogram and pair matrices from its labels (a repair)."""
+        """Recompute the project's votes, histogram and pair matrices from its labels (a repair, for a time
+        when nobody labels the project)."""
         self.collection.replace_one({'_id': project['_id']}, self._building(project), upsert=True)
         self._index(project, labels)
 
     @staticmethod
     def _building(project):
         return {'_id': project['_id'], 'projectId': project['_id'], 'state': BUILDING, 'patterns': {},
-                'started': datetime.datetime.now(datetime.timezone.utc)}
+                'heartbeat': _now()}
 
     def _index(self, project, labels):
+        """Index the project from its labels, beating the heartbeat that tells waiting writers it is alive."""
         votes = collections.defaultdict(dict)
-        for doc in labels.collection.find({'projectId': project['_id']},
-                                          {'itemId': True, 'superpixel': True, 'userId': True, 'categoryId': True}):
+        for count, doc in enumerate(labels.collection.find(
+                {'projectId': project['_id']}, {'itemId': True, 'superpixel': True, 'userId': True,
+                                                'categoryId': True}), 1):
             votes[(doc['itemId'], doc['superpixel'])][str(doc['userId'])] = doc['categoryId']
+            if not count % HEARTBEAT_LABELS:
+                self.collection.update_one({'_id': project['_id']}, {'$set': {'heartbeat': _now()}})
         patterns, pairs = collections.Counter(), collections.defaultdict(collections.Counter)
         for voters in votes.values():
             key = pattern_key(voters)
