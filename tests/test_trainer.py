@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from pytest_girder.assertions import assertStatus, assertStatusOk
 
+from test_api_shapes import documented_examples
 from test_jobs import wait_for_job, worker  # noqa: F401 (the fixture)
 
 DIM = 16
@@ -184,6 +185,10 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
     assert resp.json['curve'] == [{'epoch': 1, 'labels': 64, 'accuracy': current['accuracy'],
                                    'macroF1': current['macroF1']}]
     assert resp.json['stop']['flat'] is False and resp.json['epoch'] == 1
+    documented = documented_examples()['Model quality']  # docs/api.md shows exactly these keys
+    assert set(resp.json) == set(documented) and set(current) == set(documented['current'])
+    assert set(resp.json['curve'][0]) == set(documented['curve'][0])
+    assert set(resp.json['stop']) == set(documented['stop'])
 
 
 @pytest.mark.plugin('histomics_label')
@@ -386,3 +391,24 @@ def test_a_crashed_or_vanished_trainer_loses_no_label(boundServer, worker, admin
     state = status(boundServer, admin, project)
     assert state['epoch'] == 4 and state['training']['status'] == 'done' and state['model']['labels'] == 30
     assert Label().find({'projectId': project['_id']}).count() == 30
+
+
+@pytest.mark.plugin('histomics_label')
+def test_trainer_settings_have_defaults_and_refuse_bad_values(server, admin):
+    from histomics_label import settings
+
+    path = '/system/setting'
+    for key, value in settings.TRAINER_DEFAULTS.items():
+        resp = server.request(path, user=admin, params={'key': key})
+        assertStatusOk(resp)
+        assert resp.json == value
+    for key, value in ((settings.RESIDENT_TRAINER, 'yes'), (settings.TRAINER_CACHE_BYTES, -1),
+                       (settings.TRAINER_CACHE_BYTES, 1.5), (settings.TRAINER_CACHE_DTYPE, 'float64'),
+                       (settings.TRAINER_QUEUE, 'bad queue!')):
+        resp = server.request(path, method='PUT', user=admin, params={'key': key, 'value': json.dumps(value)})
+        assertStatus(resp, 400)
+        assert key in resp.json['message']
+    resp = server.request(path, method='PUT', user=admin, params={'key': settings.TRAINER_QUEUE,
+                                                                 'value': ' histomics_label.trainer '})
+    assertStatusOk(resp)
+    assert server.request(path, user=admin, params={'key': settings.TRAINER_QUEUE}).json == 'histomics_label.trainer'

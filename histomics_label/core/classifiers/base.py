@@ -88,9 +88,11 @@ def class_weights(columns, n_columns, mode='balanced'):
 
 
 def softmax(logits):
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    """Softmax over the last axis, in a new array of ``logits``' dtype."""
+    result = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(result, out=result)
+    result /= result.sum(axis=-1, keepdims=True)
+    return result
 
 
 class Classifier(abc.ABC):
@@ -195,29 +197,39 @@ class Classifier(abc.ABC):
         self.label_counts = np.bincount(columns, minlength=self.mapping.n_columns).tolist()
         return self
 
-    def predict_proba(self, X, mc_samples=None):
+    def predict_proba(self, X, mc_samples=None, dtype=np.float64):
         """Class probabilities over model columns: ``(n, n_columns)``, or ``(mc_samples, n, n_columns)``
         when ``mc_samples`` is a positive integer (MC dropout; needs a model with dropout). float16 input is
-        used as it is (see :mod:`.affine`), in blocks of ``PREDICT_BLOCK`` rows."""
+        used as it is (see :mod:`.affine`); ``dtype`` (float64 or float32) is that of the result."""
+        blocks = self.iter_proba(X, mc_samples, dtype)
+        shape = (len(X), self.mapping.n_columns)
+        out = np.empty((mc_samples,) + shape if mc_samples else shape, dtype=dtype)
+        for start, probs in blocks:
+            if mc_samples:
+                out[:, start:start + len(probs)] = probs.transpose(1, 0, 2)
+            else:
+                out[start:start + len(probs)] = probs
+        return out
+
+    def iter_proba(self, X, mc_samples=None, dtype=np.float64):
+        """``(first row, probabilities)`` of ``X`` block by block (``PREDICT_BLOCK`` rows): ``(rows, columns)``,
+        or item-major ``(rows, mc_samples, columns)`` with MC samples, as computed (no transposed copy):
+        what an epoch over a million superpixels reduces block by block."""
         self._require_fitted()
         mc_samples = self._mc_count(mc_samples)
         X = self._check_X(X, keep_half=True)
         if X.shape[1:] != self.input_shape:
             raise ValueError('input items have shape %r, the model expects %r' % (X.shape[1:], self.input_shape))
+        return self._blocks(X, mc_samples, dtype)
+
+    def _blocks(self, X, mc_samples, dtype):
         weight, bias = (np.asarray(value, dtype=np.float32) for value in self._head())
         if mc_samples:
             weight, bias = self._mc_heads(weight, bias, mc_samples)
-        columns = self.mapping.n_columns
-        out = np.empty((mc_samples, len(X), columns) if mc_samples else (len(X), columns))
         with self._prediction_session():
             for start in range(0, len(X), PREDICT_BLOCK):
-                logits = self._logits(X[start:start + PREDICT_BLOCK], weight, bias).astype(np.float64)
-                if mc_samples:
-                    out[:, start:start + len(logits)] = softmax(
-                        logits.reshape(len(logits), mc_samples, columns).transpose(1, 0, 2))
-                else:
-                    out[start:start + len(logits)] = softmax(logits)
-        return out
+                logits = self._logits(X[start:start + PREDICT_BLOCK], weight, bias).astype(dtype, copy=False)
+                yield start, softmax(logits.reshape(len(logits), mc_samples, -1) if mc_samples else logits)
 
     def _mc_count(self, mc_samples):
         """``mc_samples`` as an int (0: no sampling); ValueError if invalid or the model has no dropout."""
