@@ -42,7 +42,7 @@ def parse_args(argv=None):
                         help='save the embedded database this often when it changed (default: %(default)s)')
     parser.add_argument('--admin', default='admin')
     parser.add_argument('--password', default='histomics')
-    parser.add_argument('--no-worker', action='store_true', help='do not start a Celery worker')
+    parser.add_argument('--no-worker', action='store_true', help='do not start the Celery workers (jobs, trainer)')
     args = parser.parse_args(argv)
     if not args.save_interval > 0:
         parser.error('--save-interval must be a positive number of seconds')
@@ -124,6 +124,21 @@ def start_worker(broker, data_dir):
     return spawn([celery, '-A', 'girder_worker.app', 'worker', '--loglevel', 'info', '--concurrency', '1',
                   '--prefetch-multiplier', '1', '-O', 'fair', '--disable-prefetch', '-n', 'demo@%h',
                   '--without-gossip', '--without-mingle'], os.path.join(data_dir, 'worker.log'), env)
+
+
+def start_trainer(broker, data_dir):
+    """The resident trainer (docs/api.md): its own queue, served by one worker process with a solo pool, so the
+    features it keeps in memory live in one process across epochs and epochs never wait behind other jobs."""
+    from girder.models.setting import Setting
+
+    from histomics_label.settings import TRAINER_QUEUE
+
+    Setting().set(TRAINER_QUEUE, 'histomics_label.trainer')
+    env = dict(os.environ, GIRDER_WORKER_BROKER=broker, GIRDER_WORKER_BACKEND=broker, C_FORCE_ROOT='1')
+    celery = os.path.join(os.path.dirname(sys.executable), 'celery')
+    return spawn([celery, '-A', 'girder_worker.app', 'worker', '--loglevel', 'info', '-Q', 'histomics_label.trainer',
+                  '--pool', 'solo', '--concurrency', '1', '-n', 'trainer@%h', '--without-gossip', '--without-mingle'],
+                 os.path.join(data_dir, 'trainer.log'), env)
 
 
 def lock_data_dir(data_dir):
@@ -263,6 +278,7 @@ def main(argv=None):
     slide = provision(args, broker)
     if not args.no_worker:
         start_worker(broker, args.data_dir)
+        start_trainer(broker, args.data_dir)
     if saver:
         saver.save_if_changed()  # the provisioned ids (the demo slide's) are on disk before anyone sees them
         saver.start()
