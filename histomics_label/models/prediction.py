@@ -16,6 +16,7 @@ from girder.models.model_base import Model
 from .label import LabeledKeys
 from .slide import ProjectSlide
 from .superpixel_key import KEY_SHIFT, split_key, superpixel_keys
+from .superpixels import superpixel_bbox
 
 RANKING_CHUNK = 500000
 ROW_ARRAYS = ('slide_index', 'superpixel', 'predicted', 'probabilities', 'certainty')
@@ -184,7 +185,7 @@ def prediction_rows(project, keys):
         slide = slides[index]
         arrays = Prediction().slide_arrays(project, slide)
         row = {'itemId': slide['itemId'], 'superpixel': superpixel, 'categoryId': None, 'probabilities': None,
-               'certainty': None}
+               'certainty': None, 'bbox': superpixel_bbox(slide, superpixel)}
         if arrays is not None:
             predicted, probabilities, certainty, category_ids = arrays
             row.update(categoryId=category_ids[int(predicted[superpixel])],

@@ -61,3 +61,11 @@ class SuperpixelGeometry(Model):
         centroids = np.frombuffer(doc['centroids'], dtype=np.float32).reshape(-1, 2)
         bboxes = np.frombuffer(doc['bboxes'], dtype=np.float32).reshape(-1, 4)
         return centroids, bboxes
+
+
+def superpixel_bbox(slide, superpixel):
+    """The superpixel's box [x0, y0, x1, y1] in base-slide pixels (what a client centres the viewer on), or None."""
+    geometry = SuperpixelGeometry().geometry(slide)
+    if geometry is None or not 0 <= superpixel < len(geometry[1]):
+        return None
+    return [round(float(v), 1) for v in geometry[1][superpixel]]

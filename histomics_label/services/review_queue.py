@@ -16,6 +16,7 @@ from ..models.label import Label
 from ..models.prediction import Prediction
 from ..models.review import Review, effective_labels
 from ..models.slide import ProjectSlide
+from ..models.superpixels import superpixel_bbox
 
 SORTS = ('disputed', 'recent', 'uncertain', 'confidence', 'slide')
 ISSUES = ('all', 'any', 'disagreement', 'model', 'flagged')
@@ -129,4 +130,6 @@ def review_queue(project, filters, sort='disputed', limit=50, offset=0, confiden
     for row in page:
         row.pop('slideIndex')
         row.pop('updated')
+        slide = slides.get(row['itemId'])
+        row['bbox'] = superpixel_bbox(slide, row['superpixel']) if slide else None
     return {'total': len(rows), 'rows': page}
