@@ -212,7 +212,9 @@ class Export:
                 records = self.context.records(self.project, slide, {'$in': [int(v) for v in chunk]})
                 for superpixel, polygons, pixels in trace_outlines(
                         source.read_labels, chunk, source.bboxes, source.scale, source.label_size):
-                    record = records[superpixel]
+                    record = records.get(superpixel)
+                    if record is None:  # its labels were removed while the export ran
+                        continue
                     if self.geojson is not None:
                         out.feature(polygons, dict(self.context.properties(record), superpixel=superpixel))
                         features += 1

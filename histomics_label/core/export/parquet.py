@@ -53,7 +53,8 @@ class SuperpixelTable:
                 arrays.append(pa.FixedSizeListArray.from_arrays(
                     pa.array(embedding.reshape(-1), type=pa.float32()), field.type.list_size))
             else:
-                arrays.append(pa.array(columns.get(field.name, [None] * len(columns['superpixel'])),
+                values = columns.get(field.name)
+                arrays.append(pa.array([None] * len(columns['superpixel']) if values is None else values,
                                        type=field.type))
         batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
         self.writer.write_batch(batch)
