@@ -9,8 +9,10 @@ from girder.constants import AccessType
 from girder.exceptions import AccessException
 from girder.models.folder import Folder
 
+#: every collection of the plugin's models starts so (and keys its documents by ``projectId``)
+COLLECTION_PREFIX = 'histomics_label_'
 #: the project model's collection (named here so that project-scoped models need not import the project model)
-PROJECT_COLLECTION = 'histomics_label_project'
+PROJECT_COLLECTION = COLLECTION_PREFIX + 'project'
 
 
 class FolderAccessMixin:

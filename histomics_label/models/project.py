@@ -12,7 +12,7 @@ from girder.models.model_base import Model
 from ..core.acquisition import STRATEGIES
 from ..core.classifiers import DEFAULT_BACKENDS, REGISTRY
 from ..core.features.backbones import backbone_needs_weights
-from .access import PROJECT_COLLECTION, FolderAccessMixin
+from .access import COLLECTION_PREFIX, PROJECT_COLLECTION, FolderAccessMixin
 from .category import Category
 from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
@@ -149,9 +149,15 @@ class Project(FolderAccessMixin, Model):
             raise ValidationException(
                 'Project %s has %d labels and %d label history entries; deleting it deletes them too. '
                 'Confirm with deleteLabels=true.' % (project['name'], labels, history), 'deleteLabels')
-        for model in (Category, Label, LabelHistory, Review) + DERIVED:
-            model().collection.delete_many({'projectId': project['_id']})
+        for collection in self.owned_collections():
+            collection.delete_many({'projectId': project['_id']})
         return super().remove(project, **kwargs)
+
+    def owned_collections(self):
+        """Every collection holding documents per project: all of the plugin's models name their collection
+        ``histomics_label_...`` and key them by ``projectId``, so none can be forgotten when a project goes."""
+        return [self.database[name] for name in self.database.list_collection_names()
+                if name.startswith(COLLECTION_PREFIX) and name != self.name]
 
     def remove_slide(self, project, slide):
         """Drop a slide whose item is deleted: its ranking keys, predictions, labeled keys, superpixels and
