@@ -309,6 +309,9 @@ async function main() {
             (select, id) => [...select.options].some((o) => o.value === id), me._id));
         await page.selectOption('.h-hl-filter-labelerId', me._id);
         const expectedKeys = Object.keys(stored).sort();
+        const written = [...new Set([...Object.keys(clicked), ...guidedKeys, ...whileTraining])].sort();
+        check(JSON.stringify(expectedKeys) === JSON.stringify(written),
+            `the server holds exactly the ${written.length} labels written (clicks, cards; not the undone stroke)`);
         const reviewKeys = () => page.$$eval('.h-hl-review-card', (nodes) => nodes.map((n) => n.dataset.key).sort());
         await until('the review grid of my labels', async () => JSON.stringify(await reviewKeys()) === JSON.stringify(expectedKeys), 60000)
             .catch(async (err) => {
