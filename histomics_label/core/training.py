@@ -9,6 +9,7 @@ Memory stays near the size of the features themselves: they are read in place, s
 (:mod:`.feature_blocks`), predicted ``PREDICT_ROWS`` at a time, and only each row's mean probabilities and
 certainty are kept (MC samples live for one block).
 """
+import concurrent.futures
 import contextlib
 import time
 
@@ -28,13 +29,15 @@ PREDICT_ROWS = 16384
 
 
 def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp', backend=None,
-                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None):
+                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None, threads=1):
     """Train a classifier and predict every superpixel.
 
     :param slides: ``{slide_index: (ids, X)}``: superpixel ids and their features (embeddings or patches),
         or a :class:`.feature_blocks.FeatureBlocks`.
     :param labels: ``(n, 3)`` rows of (slide index, superpixel id, category index into ``categories``).
     :param timings: a dict that receives the seconds spent to ``fit``, ``predict`` and ``rank``.
+    :param threads: blocks of superpixels predicted at once (numpy releases the GIL; results do not depend
+        on it).
     :returns: ``(arrays, model)``; ``arrays`` has slide_index, superpixel, predicted, probabilities,
         certainty and ranking.
     """
@@ -54,7 +57,7 @@ def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp',
         strategy = 'margin'  # a model without dropout has no MC samples to measure disagreement with
     with _timed(timings, 'predict'):
         mean, certainty = predict_all(model, features, strategy if strategy in CERTAINTY_METRICS else 'confidence',
-                                      mc_samples)
+                                      mc_samples, threads)
     with _timed(timings, 'rank'):
         ranking = acquisition_order(strategy, model, features, mean, certainty, rows, seed, mc_samples)
     full = model.mapping.expand(mean)
@@ -71,18 +74,28 @@ def _timed(timings, name):
     timings[name] = timings.get(name, 0) + time.perf_counter() - start
 
 
-def predict_all(model, features, metric, mc_samples=0):
+def predict_all(model, features, metric, mc_samples=0, threads=1):
     """Mean probabilities (float32 ``(n, columns)``) and ``metric`` certainty of every row, predicted
-    ``PREDICT_ROWS`` rows at a time (with ``mc_samples`` MC-dropout samples when positive), in float32: the
-    model's own probabilities need no validation, and an epoch touches millions of them."""
+    ``PREDICT_ROWS`` rows at a time (with ``mc_samples`` MC-dropout samples when positive), ``threads`` blocks
+    at once. In float32: the model's own probabilities need no validation, and an epoch touches millions."""
     mean = np.empty((features.n, model.mapping.n_columns), dtype=np.float32)
     certainty = np.empty(features.n)
     score = CERTAINTY_METRICS[metric]
-    for start, values in features.blocks_of_rows(PREDICT_ROWS):
-        for offset, probs in model.iter_proba(values, mc_samples or None, dtype=np.float32):
-            rows = slice(start + offset, start + offset + len(probs))
-            mean[rows] = probs.mean(axis=1) if mc_samples else probs
-            certainty[rows] = score(mean[rows], probs.transpose(1, 0, 2) if mc_samples else None)
+    heads = model.prediction_heads(mc_samples or None)
+
+    def predict(piece):
+        start, values = piece
+        probs = model.block_proba(model.check_input(values), heads, np.float32, start)
+        block_mean = probs.mean(axis=1) if mc_samples else probs
+        return start, block_mean, score(block_mean, probs.transpose(1, 0, 2) if mc_samples else None)
+
+    with model.prediction_session(parallel=threads > 1), \
+            concurrent.futures.ThreadPoolExecutor(max(1, threads)) as pool:
+        results = pool.map(predict, features.blocks_of_rows(PREDICT_ROWS)) if threads > 1 else map(
+            predict, features.blocks_of_rows(PREDICT_ROWS))
+        for start, block_mean, block_certainty in results:
+            mean[start:start + len(block_mean)] = block_mean
+            certainty[start:start + len(block_mean)] = block_certainty
     return mean, certainty
 
 

@@ -22,7 +22,6 @@ import time
 import numpy as np
 from girder_worker.app import app
 
-from ..core.classifiers import classifier_class
 from ..core.feature_blocks import FeatureBlocks
 from ..core.feature_cache import FeatureCache
 from ..core.features.store import read_features
@@ -91,12 +90,11 @@ def run_epoch(client, project_id, epoch, options, report=None):
     timings['manifest'] = time.perf_counter() - start
     features, loaded = _features(client, manifest, options, report)
     timings['features'] = time.perf_counter() - start - timings['manifest']
-    params = _model_params(manifest)
     arrays, model = train_and_predict(
         features, manifest['labels'], manifest['categories'], excluded=manifest.get('excluded', []),
         model_kind=manifest['modelKind'], backend=manifest.get('modelBackend') or None,
         strategy=manifest['strategy'], mc_samples=options.get('mcSamples', MC_SAMPLES),
-        seed=manifest.get('seed', 0), model_params=params, timings=timings)
+        seed=manifest.get('seed', 0), timings=timings, threads=os.cpu_count() or 1)
     report.progress(0.7, 'Trained on %d labels; predicted %d superpixels' % (model.training_size, features.n))
     mark = time.perf_counter()
     _publish(client, path, manifest, arrays, model)
@@ -104,7 +102,7 @@ def run_epoch(client, project_id, epoch, options, report=None):
     timings['visible'] = time.perf_counter() - start
     report.progress(0.85, 'Published epoch %d' % epoch)
     mark = time.perf_counter()
-    quality = _post_quality(client, path, manifest, features, params, report)
+    quality = _post_quality(client, path, manifest, features, report)
     timings['quality'] = time.perf_counter() - mark
     report.log('Epoch %d: %d superpixels (%d slides, %d features files loaded, %d cached), %d labels; %s' % (
         epoch, features.n, len(manifest['slides']), loaded, len(manifest['slides']) - loaded,
@@ -143,12 +141,6 @@ def _download(client, file_id):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _model_params(manifest):
-    """Torch models predict on every core here: the trainer process does nothing else meanwhile."""
-    cls = classifier_class(manifest['modelKind'], manifest.get('modelBackend') or None)
-    return {'predict_threads': 0} if 'predict_threads' in cls.COMMON_DEFAULTS else {}
-
-
 def _publish(client, path, manifest, arrays, model):
     """Upload the predictions (compact dtypes) and the model to the data folder, then publish the epoch."""
     rows = len(arrays['superpixel'])
@@ -175,13 +167,13 @@ def _publish(client, path, manifest, arrays, model):
         'model': json.dumps(manifest['model'])})
 
 
-def _post_quality(client, path, manifest, features, params, report):
+def _post_quality(client, path, manifest, features, report):
     """Cross-validate the epoch's model kind on its labels and store the result with the epoch. The epoch is
     published already: a failure here is logged, not raised. Returns the quality or None."""
     try:
         quality = labeled_quality(features, manifest['labels'], manifest['categories'],
                                   manifest.get('excluded', []), manifest['modelKind'],
-                                  manifest.get('modelBackend') or None, manifest.get('seed', 0), params)
+                                  manifest.get('modelBackend') or None, manifest.get('seed', 0))
         client.post('%s/epoch/%d/quality' % (path, manifest['epoch']), json=_quality_body(quality, manifest))
         return quality
     except Exception as exc:

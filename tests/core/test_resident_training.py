@@ -59,11 +59,22 @@ def test_blocks_give_the_same_epoch_as_a_dict_of_slides():
         assert np.array_equal(values, from_blocks[name]), name
 
 
+def test_blocks_predicted_in_parallel_give_the_same_epoch(monkeypatch):
+    from histomics_label.core import training
+
+    monkeypatch.setattr(training, 'PREDICT_ROWS', 64)  # many blocks, so that threads interleave
+    slides = clusters(4)
+    one, _ = train_and_predict(slides, LABELS, list('abcd'), model_kind='mlp', mc_samples=6, threads=1)
+    two, _ = train_and_predict(slides, LABELS, list('abcd'), model_kind='mlp', mc_samples=6, threads=2)
+    assert np.allclose(one['probabilities'], two['probabilities'], rtol=0, atol=1e-6)
+    assert np.array_equal(one['predicted'], two['predicted'])
+    assert np.allclose(one['certainty'], two['certainty'], rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize('kind', ['linear', 'mlp', 'logistic'])
 def test_float16_rows_predict_like_float32_rows(kind):
-    """The cache's float16 rows (centred, scaled and multiplied in float16, accumulated in float32) give the
-    float32 model's predictions up to float16 precision: here features sit far from zero (offset 3), where
-    folding the mean into the weights would lose most digits in float16."""
+    """The cache's float16 rows (converted and centred a block at a time) give the float32 model's
+    predictions up to float16 rounding of the inputs; the features sit far from zero (offset 40)."""
     slides = clusters(2, offset=40.0)
     half = {index: (ids, values.astype(np.float16)) for index, (ids, values) in slides.items()}
     mc = 0 if kind == 'logistic' else 8

@@ -95,6 +95,24 @@ def softmax(logits):
     return result
 
 
+def sample_softmax(logits, samples):
+    """Softmax of each sample's columns of ``logits`` ``(rows, samples x columns)``, as ``(rows, samples,
+    columns)``. Shifted by each row's maximum over all samples and normalised with a matrix product: numpy
+    reduces a short last axis slowly, and an epoch does this for millions of rows x samples. Rows where a
+    sample's logits all fall ~80 below that maximum (its exponentials would underflow) are redone per sample."""
+    rows, width = logits.shape
+    columns = width // samples
+    result = logits - logits.max(axis=1, keepdims=True)
+    np.exp(result, out=result)
+    sums = result @ np.repeat(np.eye(samples, dtype=result.dtype), columns, axis=0)
+    result = result.reshape(rows, samples, columns)
+    result /= sums[:, :, None]
+    weak = np.flatnonzero(sums.min(axis=1) < 1e-30)
+    if len(weak):
+        result[weak] = softmax(logits[weak].reshape(len(weak), samples, columns))
+    return result
+
+
 class Classifier(abc.ABC):
     """Base class: ``fit(X, y)``, ``predict_proba(X, mc_samples=None)``, ``predict(X)``, ``save``, ``load``.
 
@@ -146,7 +164,7 @@ class Classifier(abc.ABC):
         if not self.is_fitted:
             raise ValueError('the classifier has not been fitted')
 
-    def _check_X(self, X, keep_half=False):
+    def _check_X(self, X, keep_half=False, check_finite=True):
         """``X`` as float32 (uint8 patches scaled to [0, 1]); float16 stays float16 with ``keep_half``."""
         X = np.asarray(X)
         if X.ndim != self.input_ndim:
@@ -157,7 +175,7 @@ class Classifier(abc.ABC):
             X = X.astype(np.float32) / 255
         elif not (keep_half and X.dtype == np.float16):
             X = X.astype(np.float32, copy=False)
-        for start in range(0, len(X), PREDICT_BLOCK):  # no n x d boolean temporary
+        for start in range(0, len(X) if check_finite else 0, PREDICT_BLOCK):  # no n x d boolean temporary
             if not np.all(np.isfinite(X[start:start + PREDICT_BLOCK])):
                 raise ValueError('input contains NaN or infinite values')
         return X
@@ -200,36 +218,61 @@ class Classifier(abc.ABC):
     def predict_proba(self, X, mc_samples=None, dtype=np.float64):
         """Class probabilities over model columns: ``(n, n_columns)``, or ``(mc_samples, n, n_columns)``
         when ``mc_samples`` is a positive integer (MC dropout; needs a model with dropout). float16 input is
-        used as it is (see :mod:`.affine`); ``dtype`` (float64 or float32) is that of the result."""
-        blocks = self.iter_proba(X, mc_samples, dtype)
-        shape = (len(X), self.mapping.n_columns)
-        out = np.empty((mc_samples,) + shape if mc_samples else shape, dtype=dtype)
-        for start, probs in blocks:
+        used as it is, a block at a time; ``dtype`` (float64 or float32) is that of the result."""
+        shape = (len(X), self.mapping.n_columns) if self.mapping is not None else (len(X), 0)
+        out = None
+        for start, probs in self.iter_proba(X, mc_samples, dtype):
+            if out is None:
+                out = np.empty((mc_samples,) + shape if mc_samples else shape, dtype=dtype)
             if mc_samples:
                 out[:, start:start + len(probs)] = probs.transpose(1, 0, 2)
             else:
                 out[start:start + len(probs)] = probs
+        if out is None:  # no rows
+            out = np.empty((mc_samples,) + shape if mc_samples else shape, dtype=dtype)
         return out
 
     def iter_proba(self, X, mc_samples=None, dtype=np.float64):
         """``(first row, probabilities)`` of ``X`` block by block (``PREDICT_BLOCK`` rows): ``(rows, columns)``,
-        or item-major ``(rows, mc_samples, columns)`` with MC samples, as computed (no transposed copy):
-        what an epoch over a million superpixels reduces block by block."""
+        or item-major ``(rows, mc_samples, columns)`` with MC samples, as computed (no transposed copy)."""
+        heads = self.prediction_heads(mc_samples)
+        X = self.check_input(X)
+        return self._blocks(X, heads, dtype)
+
+    def _blocks(self, X, heads, dtype):
+        with self.prediction_session():
+            for start in range(0, len(X), PREDICT_BLOCK):
+                yield start, self.block_proba(X[start:start + PREDICT_BLOCK], heads, dtype, start)
+
+    def check_input(self, X):
+        """Rows to predict, checked against the fitted model (float16 kept; finiteness is checked on the
+        logits, which NaN or infinite input never leaves finite)."""
         self._require_fitted()
-        mc_samples = self._mc_count(mc_samples)
-        X = self._check_X(X, keep_half=True)
+        X = self._check_X(X, keep_half=True, check_finite=False)
         if X.shape[1:] != self.input_shape:
             raise ValueError('input items have shape %r, the model expects %r' % (X.shape[1:], self.input_shape))
-        return self._blocks(X, mc_samples, dtype)
+        return X
 
-    def _blocks(self, X, mc_samples, dtype):
+    def prediction_heads(self, mc_samples=None):
+        """``(weight, bias, mc_samples)`` to predict with: the head, or the ``mc_samples`` masked heads side by
+        side (:meth:`_mc_heads`)."""
+        self._require_fitted()
+        mc_samples = self._mc_count(mc_samples)
         weight, bias = (np.asarray(value, dtype=np.float32) for value in self._head())
         if mc_samples:
             weight, bias = self._mc_heads(weight, bias, mc_samples)
-        with self._prediction_session():
-            for start in range(0, len(X), PREDICT_BLOCK):
-                logits = self._logits(X[start:start + PREDICT_BLOCK], weight, bias).astype(dtype, copy=False)
-                yield start, softmax(logits.reshape(len(logits), mc_samples, -1) if mc_samples else logits)
+        return weight, bias, mc_samples
+
+    def block_proba(self, X, heads, dtype=np.float32, start=0):
+        """Probabilities of a block of checked rows (:meth:`check_input`) under ``heads``
+        (:meth:`prediction_heads`): ``(rows, columns)`` or ``(rows, mc_samples, columns)``. Thread-safe: blocks
+        may be predicted in parallel inside one :meth:`prediction_session`."""
+        weight, bias, mc_samples = heads
+        logits = self._logits(X, weight, bias).astype(dtype, copy=False)
+        live = np.isfinite(bias)  # the logistic kind's columns without labels have a bias of -inf
+        if not np.all(np.isfinite(logits[:, live])):
+            raise ValueError('input contains NaN or infinite values (rows %d-%d)' % (start, start + len(X) - 1))
+        return sample_softmax(logits, mc_samples) if mc_samples else softmax(logits)
 
     def _mc_count(self, mc_samples):
         """``mc_samples`` as an int (0: no sampling); ValueError if invalid or the model has no dropout."""
@@ -262,9 +305,16 @@ class Classifier(abc.ABC):
         """Trunk output for raw (not normalised) rows; models whose first layer is linear skip the copy."""
         return self._features(self._normalise(X.astype(np.float32, copy=False))).astype(np.float32, copy=False)
 
-    def _prediction_session(self):
-        """Context entered around prediction (e.g. a framework's thread count)."""
-        return contextlib.nullcontext()
+    def prediction_session(self, parallel=False):
+        """Context entered around prediction: a framework's thread count; with ``parallel`` (blocks predicted
+        by several threads at once) the BLAS library runs one thread per block."""
+        if not parallel:
+            return contextlib.nullcontext()
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(1, user_api='blas')
 
     def predict(self, X):
         """Predicted category index (into the project's category list) of each item."""

@@ -26,9 +26,7 @@ class TorchClassifier(MinibatchClassifier):
     """A torch network ``trunk -> dropout -> linear head``, trained with Adam."""
 
     backend = 'torch'
-    #: ``threads`` for training (tiny minibatches gain nothing from more), ``predict_threads`` for predicting
-    #: every superpixel (large products; None: as ``threads``, 0: torch's default, all cores)
-    COMMON_DEFAULTS = {**MinibatchClassifier.COMMON_DEFAULTS, 'threads': 1, 'predict_threads': None}
+    COMMON_DEFAULTS = {**MinibatchClassifier.COMMON_DEFAULTS, 'threads': 1}
 
     @abc.abstractmethod
     def _build_trunk(self, input_shape):
@@ -42,16 +40,15 @@ class TorchClassifier(MinibatchClassifier):
             yield
 
     @contextlib.contextmanager
-    def _threads(self, count=None):
-        """Use ``count`` (default: ``threads``) intra-op threads meanwhile (None or 0: leave torch's setting).
+    def _threads(self):
+        """Use ``threads`` intra-op threads meanwhile (None: leave torch's setting).
 
         Small models gain little from more threads and lose a lot when cores are contended; one thread
         also leaves the other cores to the server while retraining runs in the background.
         """
-        count = self.params['threads'] if count is None else count
         previous = torch.get_num_threads()
-        if count:
-            torch.set_num_threads(int(count))
+        if self.params['threads']:
+            torch.set_num_threads(int(self.params['threads']))
         try:
             yield
         finally:
@@ -90,9 +87,10 @@ class TorchClassifier(MinibatchClassifier):
             return np.concatenate([trunk(torch.from_numpy(np.ascontiguousarray(X[start:start + PREDICT_BATCH]))).numpy()
                                    for start in range(0, len(X), PREDICT_BATCH)])
 
-    def _prediction_session(self):
-        count = self.params.get('predict_threads')
-        return self._threads(self.params['threads'] if count is None else (count or torch.get_num_threads()))
+    @contextlib.contextmanager
+    def prediction_session(self, parallel=False):
+        with super().prediction_session(parallel), self._threads():  # torch runs only the CNN's trunk here
+            yield
 
     def _head(self):
         head = self._net[2]
