@@ -6,7 +6,8 @@ synthetic --size x --size label image (wavy grid cells, so outlines are not rect
 and --labels labels (200,000): each slide's --overlap raters (3) label the same --candidates superpixels
 (1,000), 5% of the labeled superpixels get a reviewer verdict, and one epoch of predictions covers every
 superpixel (--embedding-dim > 0 also gives every slide a features file and exports the embeddings). Labels are
-inserted in bulk (what ``Label.write`` stores) to keep the set-up short.
+inserted in bulk (what ``Label.write`` stores) to keep the set-up short, and the agreement statistics that label
+writes keep are then built once, so that the export's manifest reads them as it would on a live project.
 
 Then it runs the export job with every format (GeoJSON zip, masks at --magnification, COCO, Parquet) in this
 process and reports wall and CPU time (and the part spent reading labels and verdicts, chunk by chunk), the
@@ -94,6 +95,7 @@ def build(args, workdir, rng):
 
     from histomics_label.core.features.store import write_features
     from histomics_label.core.label_image import write_label_tiff
+    from histomics_label.models.agreement import Agreement
     from histomics_label.models.category import Category
     from histomics_label.models.label import Label, document_key
     from histomics_label.models.prediction import store_epoch
@@ -155,6 +157,7 @@ def build(args, workdir, rng):
         'predicted': probabilities.argmax(axis=1), 'probabilities': probabilities,
         'certainty': probabilities.max(axis=1), 'ranking': np.arange(total)}, categories)
     project = Project().publish_epoch(project, 1, range(len(slides)), {'kind': 'mlp'})
+    Agreement().ensure(project, Label())  # label writes keep it; the bulk insert above did not
     return project, raters[0]
 
 

@@ -102,6 +102,7 @@ class Export:
             if writer is not None:
                 writer.close()
                 self._upload(self.path(name), name, self.folder)
+        self.progress.advance(0, 'agreement statistics and manifest', force=True)
         manifest = self._manifest(slides, items, segmented)
         body = json.dumps(manifest, indent=1, default=str)
         with open(self.path('manifest.json'), 'w') as f:
