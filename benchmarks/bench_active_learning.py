@@ -30,6 +30,7 @@ import time
 from unittest import mock
 
 import numpy as np
+from scipy import stats
 from sklearn.metrics import f1_score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -302,6 +303,11 @@ def grid(args):
     return np.unique(np.append(np.arange(args.batch, args.budget, args.batch), args.budget))
 
 
+def _sd(values):
+    """Sample standard deviation over seeds (axis 0); 0 for one seed."""
+    return values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1:])
+
+
 def _area(n, values):
     return float(np.trapezoid(values, n) / (n[-1] - n[0]))
 
@@ -343,17 +349,20 @@ def summarize(results, args):
             needed = labels_to_reach(n, acc.mean(axis=0), target)
             gain = acc - ref_acc[:seeds]  # paired by seed: same first batch
             entry.update(
-                acc_mean=acc.mean(axis=0).tolist(), acc_sd=acc.std(axis=0).tolist(),
-                gain_mean=gain.mean(axis=0).tolist(), gain_se=(gain.std(axis=0) / np.sqrt(seeds)).tolist(),
-                f1_mean=f1.mean(axis=0).tolist(), f1_sd=f1.std(axis=0).tolist(),
-                auc=float(auc.mean()), auc_sd=float(auc.std()),
-                auc_gain=float((auc - ref_auc).mean()), auc_gain_sd=float((auc - ref_auc).std()),
+                acc_mean=acc.mean(axis=0).tolist(), acc_sd=_sd(acc).tolist(),
+                gain_mean=gain.mean(axis=0).tolist(), gain_se=(_sd(gain) / np.sqrt(seeds)).tolist(),
+                f1_mean=f1.mean(axis=0).tolist(), f1_sd=_sd(f1).tolist(),
+                auc=float(auc.mean()), auc_sd=float(_sd(auc)),
+                auc_gain=float((auc - ref_auc).mean()), auc_gain_sd=float(_sd(auc - ref_auc)),
                 auc_relative=float(auc.mean() / ref_auc.mean() - 1),
-                auc_f1=float(auc_f1.mean()), auc_f1_sd=float(auc_f1.std()),
+                auc_f1=float(auc_f1.mean()), auc_f1_sd=float(_sd(auc_f1)),
                 auc_f1_relative=float(auc_f1.mean() / ref_auc_f1.mean() - 1),
-                final_acc=float(acc[:, -1].mean()), final_acc_sd=float(acc[:, -1].std()),
-                final_f1=float(f1[:, -1].mean()), final_f1_sd=float(f1[:, -1].std()),
-                labels_needed=needed, seconds_per_epoch=float(np.mean([run[:, 3].mean() for run in runs])))
+                final_acc=float(acc[:, -1].mean()), final_acc_sd=float(_sd(acc[:, -1])),
+                final_f1=float(f1[:, -1].mean()), final_f1_sd=float(_sd(f1[:, -1])),
+                labels_needed=needed, seconds_per_epoch=float(np.mean([run[:, 3].mean() for run in runs])),
+                auc_wins=int((auc > ref_auc).sum()),
+                # paired t-test of the per-seed AUCs against random's (two-sided); None with one seed
+                auc_gain_p=float(stats.ttest_rel(auc, ref_auc).pvalue) if seeds > 1 and np.ptp(auc - ref_auc) else None)
             entry['meets_goal'] = bool(entry['auc_relative'] >= 0.05 and needed is not None
                                        and needed <= 0.5 * args.budget)
         summary[strategy] = entry
@@ -390,23 +399,25 @@ def table(summary, target, args):
 def verdict(summary, args):
     """``(best guided strategy or None, beats_random, sentence)``: the strategy with the largest accuracy-AUC
     gain over random among those that finished every seed, and whether that gain is clear of seed noise
-    (more than twice its standard error over the paired seeds)."""
+    (a paired t-test over the seeds at p < 0.05; never with one seed)."""
     candidates = {s: e for s, e in summary.items() if s != 'random' and e['seeds'] == args.seeds}
     if not candidates:
         return None, False, 'No guided strategy finished all seeds: no recommendation.'
     best = max(candidates, key=lambda s: candidates[s]['auc_gain'])
     e = candidates[best]
-    figures = '%s: accuracy AUC %+.1f%% vs random (%+.3f ± %.3f over %d seeds), macro-F1 AUC %+.1f%%' % (
-        best, 100 * e['auc_relative'], e['auc_gain'], e['auc_gain_sd'], e['seeds'], 100 * e['auc_f1_relative'])
+    figures = '%s: accuracy AUC %+.1f%% vs random (%+.3f ± %.3f over %d seeds, larger on %d, paired t-test p = %s), ' \
+        'macro-F1 AUC %+.1f%%' % (best, 100 * e['auc_relative'], e['auc_gain'], e['auc_gain_sd'], e['seeds'],
+                                  e['auc_wins'], 'n/a' if e['auc_gain_p'] is None else '%.3f' % e['auc_gain_p'],
+                                  100 * e['auc_f1_relative'])
+    goal = 'On the mean curves it %s the goal (accuracy AUC >= random + 5%% and random\'s accuracy at %d ' \
+        'with <= 50%% of the labels).' % ('meets' if e['meets_goal'] else 'does not meet', args.budget)
     if e['auc_gain'] <= 0:
         return best, False, 'Guidance does not beat random here: no guided strategy has a larger accuracy AUC ' \
             'than random (best %s).' % figures
-    if e['auc_gain'] <= 2 * e['auc_gain_sd'] / np.sqrt(e['seeds']):
-        return best, False, 'Guidance does not clearly beat random here: the best, %s, is within seed noise.' \
-            % figures
-    return best, True, 'Guidance beats random here: best %s; it %s the goal (AUC >= random + 5%% and reaching ' \
-        'random\'s accuracy at %d with <= 50%% of the labels).' % (
-            figures, 'meets' if e['meets_goal'] else 'does not meet', args.budget)
+    if e['auc_gain_p'] is None or e['auc_gain_p'] >= 0.05:
+        return best, False, 'Guidance does not clearly beat random here: the best, %s, is within seed noise ' \
+            '(p >= 0.05). %s' % (figures, goal)
+    return best, True, 'Guidance beats random here: best %s. %s' % (figures, goal)
 
 
 def plot(summary, info, args, path):
