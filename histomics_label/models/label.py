@@ -119,14 +119,16 @@ class Label(Model):
         return {'itemId': slide['itemId'], 'writeId': last['writeId'], 'labels': labels}
 
     def counts(self, project, user, resolve):
-        """Labels per category (after merges), everyone's and ``user``'s: {category id: {mine, everyone}}."""
+        """Labels per category (after merges), everyone's and ``user``'s: {category id: {mine, everyone}}, read
+        from the project's label counters (one small document, :mod:`.label_stats`)."""
+        stats = LabelStats().read(project['_id'], LabelHistory().collection)
+        by_id = {str(key): key for key in resolve}
         result = {}
-        for who, match in (('everyone', {}), ('mine', {'userId': user['_id']})):
-            for row in self.collection.aggregate([
-                    {'$match': dict(match, projectId=project['_id'])},
-                    {'$group': {'_id': '$categoryId', 'count': {'$sum': 1}}}]):
-                entry = result.setdefault(resolve.get(row['_id'], row['_id']), {'mine': 0, 'everyone': 0})
-                entry[who] += row['count']
+        for who, counts in (('everyone', stats['categories']), ('mine', stats['users'].get(str(user['_id']), {}))):
+            for category, count in counts.items():
+                if count and category in by_id:
+                    key = resolve[by_id[category]]
+                    result.setdefault(key, {'mine': 0, 'everyone': 0})[who] += count
         return result
 
     @staticmethod

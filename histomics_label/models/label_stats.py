@@ -1,7 +1,8 @@
 """Label counters per project, kept up to date by every label write, for the study dashboard.
 
 One document per project (``_id`` = project id) holds, by user id string: current labels per slide
-(``slides.<itemId>.<userId>``), current labels per category (``categories.<categoryId>``, before merges),
+(``slides.<itemId>.<userId>``), current labels per category (``categories.<categoryId>``, before merges) and
+per user and category (``users.<userId>.<categoryId>``),
 labeling actions per hour (``hours.<YYYYmmddHH>.<userId>``: label sets of source paint, guided or review), each
 user's last labeling time (``last.<userId>``) and a count of writes (``writes``: a version that caches of
 label-derived data compare). :meth:`LabelStats.record` folds one write's history entries into it with a single
@@ -37,6 +38,7 @@ def _increments(entries):
             if category is not None:
                 inc['slides.%s.%s' % (item, user)] += sign
                 inc['categories.%s' % category] += sign
+                inc['users.%s.%s' % (user, category)] += sign
         if entry.get('categoryId') is not None and entry.get('source') in WORK_SOURCES:
             inc['hours.%s.%s' % (hour_key(entry['time']), user)] += 1
             key = 'last.%s' % user
@@ -61,7 +63,7 @@ class LabelStats(Model):
 
     @staticmethod
     def _empty(project_id):
-        return {'_id': project_id, 'slides': {}, 'categories': {}, 'hours': {}, 'last': {}, 'writes': 0}
+        return {'_id': project_id, 'slides': {}, 'categories': {}, 'users': {}, 'hours': {}, 'last': {}, 'writes': 0}
 
     def record(self, project_id, entries):
         """Fold one write's history entries into the project's counters (no-op until the document exists)."""
@@ -72,9 +74,10 @@ class LabelStats(Model):
         self.collection.update_one({'_id': project_id}, update)
 
     def read(self, project_id, history):
-        """The project's counters, rebuilt from ``history`` (the label history collection) if it has none."""
+        """The project's counters, rebuilt from ``history`` (the label history collection) if it has none (or
+        only counters from before ``users`` was kept)."""
         doc = self.collection.find_one({'_id': project_id})
-        return doc if doc is not None else self.rebuild(project_id, history)
+        return doc if doc is not None and 'users' in doc else self.rebuild(project_id, history)
 
     def rebuild(self, project_id, history):
         """Recount everything from ``history`` (the label history collection, aggregated in the database)."""
@@ -88,6 +91,8 @@ class LabelStats(Model):
                 users[str(key['u'])] = users.get(str(key['u']), 0) + sign * row['n']
                 category = str(key['c'])
                 doc['categories'][category] = doc['categories'].get(category, 0) + sign * row['n']
+                mine = doc['users'].setdefault(str(key['u']), {})
+                mine[category] = mine.get(category, 0) + sign * row['n']
         hour = {'$dateToString': {'format': HOUR_FORMAT, 'date': '$time'}}
         for row in history.aggregate([
                 {'$match': {'projectId': project_id, 'categoryId': {'$ne': None},

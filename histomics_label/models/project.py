@@ -149,8 +149,8 @@ class Project(FolderAccessMixin, Model):
             raise ValidationException(
                 'Project %s has %d labels and %d label history entries; deleting it deletes them too. '
                 'Confirm with deleteLabels=true.' % (project['name'], labels, history), 'deleteLabels')
-        for collection in self.owned_collections():
-            collection.delete_many({'projectId': project['_id']})
+        for collection in self.owned_collections():  # per-project documents keyed by projectId or by _id
+            collection.delete_many({'$or': [{'projectId': project['_id']}, {'_id': project['_id']}]})
         return super().remove(project, **kwargs)
 
     def owned_collections(self):

@@ -1,22 +1,22 @@
 """Progress of a project, slide by slide, as the status endpoint and the dashboard show it."""
-from .label import Label
+from .label import LabelHistory
+from .label_stats import LabelStats
 from .slide import ProjectSlide
 from .states import StageStatus
 
 
-def _label_counts(project, user_id=None):
-    match = {'projectId': project['_id']}
-    if user_id is not None:
-        match['userId'] = user_id
-    rows = Label().collection.aggregate([
-        {'$match': match}, {'$group': {'_id': '$itemId', 'count': {'$sum': 1}}}])
-    return {row['_id']: row['count'] for row in rows}
+def _label_counts(project, user_id):
+    """(everyone's, ``user_id``'s) current labels per slide item id, from the project's label counters."""
+    slides = LabelStats().read(project['_id'], LabelHistory().collection)['slides']
+    everyone = {item: sum(users.values()) for item, users in slides.items()}
+    mine = {item: users.get(str(user_id), 0) for item, users in slides.items()}
+    return everyone, mine
 
 
 def project_status(project, user):
     """Per slide: superpixels, stage states, labels (everyone's and the caller's), predicted epoch; the slides
     whose items were deleted (their labels stay, counted in ``totals.labeled``) and the archive state."""
-    everyone, mine = _label_counts(project), _label_counts(project, user['_id'])
+    everyone, mine = _label_counts(project, user['_id'])
     slides = []
     for slide in ProjectSlide().list(project):
         slides.append({
@@ -25,7 +25,7 @@ def project_status(project, user):
             'segmented': slide['segmentation'].get('status') == StageStatus.DONE,
             'featurized': slide['features'].get('status') == StageStatus.DONE,
             'segmentation': slide['segmentation'], 'features': slide['features'],
-            'labeled': everyone.get(slide['itemId'], 0), 'labeledByMe': mine.get(slide['itemId'], 0),
+            'labeled': everyone.get(str(slide['itemId']), 0), 'labeledByMe': mine.get(str(slide['itemId']), 0),
             'predictedEpoch': slide.get('epoch'),
         })
     return {
