@@ -19,13 +19,28 @@ from ..models.states import StageStatus
 from ..models.superpixels import SuperpixelGeometry
 
 UNLABELED = {'label': 'unlabeled', 'fillColor': 'rgba(0, 0, 0, 0)', 'strokeColor': 'rgba(0, 0, 0, 0)'}
+#: fill opacity of the categories in HistomicsUI's own view: the tissue under a label must stay readable
+FILL_ALPHA = 0.4
+
+
+def translucent(color, alpha=FILL_ALPHA):
+    """A category colour (#rrggbb[aa], rgb() or rgba(); validated by the category model) as rgba() with
+    ``alpha`` times its own opacity."""
+    if color.startswith('#'):
+        values = [int(color[i:i + 2], 16) for i in range(1, len(color), 2)]
+        rgb, own = values[:3], (values[3] / 255 if len(values) > 3 else 1.0)
+    else:
+        numbers = [float(v) for v in color[color.index('(') + 1:color.rindex(')')].split(',')]
+        rgb, own = [int(v) for v in numbers[:3]], (numbers[3] if len(numbers) > 3 else 1.0)
+    return 'rgba(%d, %d, %d, %.3g)' % (rgb[0], rgb[1], rgb[2], own * alpha)
 
 
 def _categories(project):
     """Pixelmap categories and category id -> pixelmap value: value 0 is transparent (unlabeled), so each
-    category's value is its column (:meth:`Category.columns`) plus one."""
+    category's value is its column (:meth:`Category.columns`) plus one. Fills are translucent."""
     categories, column = Category().columns(project)
-    return [UNLABELED] + [{'label': c['name'], 'fillColor': c['fillColor'], 'strokeColor': c['strokeColor']}
+    return [UNLABELED] + [{'label': c['name'], 'fillColor': translucent(c['fillColor']),
+                           'strokeColor': c['strokeColor']}
                           for c in categories], {key: index + 1 for key, index in column.items()}
 
 
