@@ -23,14 +23,14 @@ MAX_HOURS = 24 * 31
 
 def _progress(project):
     """user id string -> slide index -> [assigned, done]."""
-    progress = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))
+    progress = {}
     for user_id, (keys, _) in assigned_keys(project, Assignment().list(project)).items():
-        keys = np.unique(keys)
-        done = np.isin(keys, np.array(LabeledKeys().keys(project, {'_id': user_id}), dtype=np.int64))
-        slides = keys >> KEY_SHIFT
-        for index in np.unique(slides).tolist():
-            on_slide = slides == index
-            progress[str(user_id)][index] = [int(on_slide.sum()), int((done & on_slide).sum())]
+        keys = np.unique(keys)  # sorted, so each slide's keys are one run
+        labeled = np.array(LabeledKeys().keys(project, {'_id': user_id}), dtype=np.int64)
+        done = np.isin(keys, labeled, assume_unique=True)
+        slides, first, assigned = np.unique(keys >> KEY_SHIFT, return_index=True, return_counts=True)
+        finished = np.add.reduceat(done.astype(np.int64), first) if len(keys) else []
+        progress[str(user_id)] = {int(index): [int(a), int(d)] for index, a, d in zip(slides, assigned, finished)}
     return progress
 
 
