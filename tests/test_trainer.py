@@ -156,6 +156,13 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
     state = status(boundServer, admin, project)
     assert state['epoch'] == 1 and state['training']['status'] == 'done'
     assert state['model']['labels'] == 64 and state['model']['fileId']
+    from girder.models.item import Item
+
+    from histomics_label.models.project import Project
+
+    data_items = {i['name'] for i in Item().find({'folderId': Project().data_folder(project, admin)['_id']})}
+    assert {'epoch 1 manifest.json', 'epoch 1 model.npz'} <= data_items  # the uploaded predictions are gone
+    assert 'epoch 1 predictions.npz' not in data_items
 
     manifest, expected, quality = expected_epoch(project, features)
     for slide in ProjectSlide().list(project):
@@ -412,3 +419,63 @@ def test_trainer_settings_have_defaults_and_refuse_bad_values(server, admin):
                                                                  'value': ' histomics_label.trainer '})
     assertStatusOk(resp)
     assert server.request(path, user=admin, params={'key': settings.TRAINER_QUEUE}).json == 'histomics_label.trainer'
+
+
+@pytest.mark.plugin('histomics_label')
+def test_an_epoch_of_a_million_superpixels_publishes(server, admin, tmp_path, fsAssetstore):
+    """The predictions of a million superpixels (30 MB: more than a Girder file handle reads at once) are
+    stored and served; checking the ranking takes no sort."""
+    from girder.models.item import Item
+    from girder.models.upload import Upload
+
+    from histomics_label.models.category import Category
+    from histomics_label.models.project import Project
+    from histomics_label.models.slide import ProjectSlide
+    from histomics_label.models.superpixels import SuperpixelGeometry
+
+    project, _, category_ids = make_project(admin, 'million', (10,), tmp_path)
+    folder = Project().folder(project)
+    per_slide, slides = 100000, 10
+    for number in range(1, slides):
+        item = Item().createItem('big%d.svs' % number, admin, folder)
+        item['largeImage'] = {'fileId': item['_id']}
+        Item().save(item)
+    ProjectSlide().sync(project, folder)
+    grid = np.column_stack([np.arange(per_slide) % 1000, np.arange(per_slide) // 1000]).astype(float)
+    for slide in ProjectSlide().list(project):
+        if slide['index']:
+            SuperpixelGeometry().store(slide, grid, np.hstack([grid, grid + 1]))
+    category_ids += [str(Category().create(project, name)['_id']) for name in ('A', 'B', 'C', 'D')]
+    total = per_slide * (slides - 1) + 10
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(8), total).astype(np.float16)
+    ranking = rng.permutation(total).astype(np.int32)
+    arrays = {'category_ids': np.array(category_ids), 'slide_index': np.concatenate([
+        np.zeros(10, np.int32), np.repeat(np.arange(1, slides), per_slide).astype(np.int32)]),
+        'superpixel': np.concatenate([np.arange(10), np.tile(np.arange(per_slide), slides - 1)]).astype(np.int32),
+        'predicted': probabilities.argmax(axis=1).astype(np.uint16), 'probabilities': probabilities,
+        'certainty': probabilities.max(axis=1).astype(np.float32), 'ranking': ranking}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    assert buffer.tell() > 16 * 1024 ** 2  # Girder's default file handle limit
+    file = Upload().uploadFromFile(io.BytesIO(buffer.getvalue()), buffer.tell(), 'big.npz', parentType='folder',
+                                   parent=folder, user=admin)
+    Project().update({'_id': project['_id']}, {'$set': {'trainingEpoch': 1}})
+    path = '/histomics_label/project/%s' % project['_id']
+    resp = server.request(path + '/epoch/1/predictions', method='POST', user=admin,
+                          params={'fileId': str(file['_id'])})
+    assertStatusOk(resp)
+    batch = server.request(path + '/next', user=admin, params={'limit': 3}).json
+    first = ranking[0]
+    assert batch[0]['superpixel'] == arrays['superpixel'][first]
+    assert batch[0]['certainty'] == pytest.approx(float(arrays['certainty'][first]), abs=1e-4)
+    ranking[1] = ranking[0]  # a repeated row is still refused
+    arrays['ranking'] = ranking
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    file = Upload().uploadFromFile(io.BytesIO(buffer.getvalue()), buffer.tell(), 'bad.npz', parentType='folder',
+                                   parent=folder, user=admin)
+    resp = server.request(path + '/epoch/2/predictions', method='POST', user=admin,
+                          params={'fileId': str(file['_id'])})
+    assertStatus(resp, 400)
+    assert 'distinct prediction rows' in resp.json['message']

@@ -242,8 +242,8 @@ def epoch_manifest(project, epoch):
     training = project.get('training') or {}
     if training.get('epoch') != epoch or not training.get('manifestFileId'):
         raise ValidationException('Epoch %d is not the epoch in training.' % epoch, 'epoch')
-    with File().open(File().load(training['manifestFileId'], force=True)) as stream:
-        return json.loads(stream.read())
+    file = File().load(training['manifestFileId'], force=True)
+    return json.loads(b''.join(File().download(file, headers=False)()))  # a file handle reads 16 MB at most
 
 
 def launch_training(project, user):

@@ -97,10 +97,11 @@ def run_epoch(client, project_id, epoch, options, report=None):
         seed=manifest.get('seed', 0), timings=timings, threads=os.cpu_count() or 1)
     report.progress(0.7, 'Trained on %d labels; predicted %d superpixels' % (model.training_size, features.n))
     mark = time.perf_counter()
-    _publish(client, path, manifest, arrays, model)
+    upload = _publish(client, path, manifest, arrays, model)
     timings['publish'] = time.perf_counter() - mark
     timings['visible'] = time.perf_counter() - start
     report.progress(0.85, 'Published epoch %d' % epoch)
+    client.delete('item/%s' % upload['itemId'])  # stored in the database now; an upload per epoch would pile up
     mark = time.perf_counter()
     quality = _post_quality(client, path, manifest, features, report)
     timings['quality'] = time.perf_counter() - mark
@@ -142,7 +143,8 @@ def _download(client, file_id):
 
 
 def _publish(client, path, manifest, arrays, model):
-    """Upload the predictions (compact dtypes) and the model to the data folder, then publish the epoch."""
+    """Upload the predictions (compact dtypes) and the model to the data folder, then publish the epoch;
+    returns the predictions' file."""
     rows = len(arrays['superpixel'])
     index_type = np.int32 if rows < 2 ** 31 and arrays['superpixel'].max(initial=0) < 2 ** 31 else np.int64
     buffer = io.BytesIO()
@@ -165,6 +167,7 @@ def _publish(client, path, manifest, arrays, model):
     client.post('%s/epoch/%d/predictions' % (path, epoch), parameters={
         'fileId': predictions['_id'], 'modelFileId': model_file['_id'],
         'model': json.dumps(manifest['model'])})
+    return predictions
 
 
 def _post_quality(client, path, manifest, features, report):

@@ -153,8 +153,12 @@ def _check_arrays(arrays, columns):
     if arrays['predicted'].min() < 0 or arrays['predicted'].max() >= columns:
         raise ValidationException('Predicted columns must index the %d categories.' % columns)
     ranking = np.asarray(arrays['ranking'])
-    if ranking.ndim != 1 or len(np.unique(ranking)) != len(ranking) or (
+    if ranking.ndim != 1 or not np.issubdtype(ranking.dtype, np.integer) or (
             len(ranking) and (ranking.min() < 0 or ranking.max() >= rows)):
+        raise ValidationException('The ranking must list distinct prediction rows.')
+    seen = np.zeros(rows, dtype=bool)
+    seen[ranking] = True  # distinct rows mark as many as there are (np.unique sorts: 1 s for a million)
+    if np.count_nonzero(seen) != len(ranking):
         raise ValidationException('The ranking must list distinct prediction rows.')
     return rows
 

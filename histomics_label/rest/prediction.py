@@ -25,12 +25,12 @@ PREDICTION_ARRAYS = 'slide_index, superpixel, predicted, probabilities, certaint
 def read_prediction_file(file, user):
     """The arrays of a predictions ``.npz`` stored in Girder (400 if it is not one)."""
     file = File().load(file, level=AccessType.READ, user=user, exc=True)
-    with File().open(file) as stream:
-        try:
-            with np.load(io.BytesIO(stream.read()), allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
-        except (ValueError, OSError) as exc:
-            raise ValidationException('File %s is not a predictions .npz: %s' % (file['name'], exc), 'fileId')
+    content = b''.join(File().download(file, headers=False)())  # a file handle reads at most 16 MB at once
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (ValueError, OSError) as exc:
+        raise ValidationException('File %s is not a predictions .npz: %s' % (file['name'], exc), 'fileId')
 
 
 class PredictionEndpoints:
