@@ -76,8 +76,8 @@ def test_wheel_ships_the_client_and_the_clis(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {'histomics_label/' + path for path in _source_files('web_client') + _source_files('cli')}
     assert expected - names == set()
-    for nested in ('web_client/vue/HomePanel.vue', 'web_client/stylesheets/histomicsLabel.styl',
-                   'web_client/views/HomeView.js', 'web_client/package.json', 'web_client/webpack.helper.js',
+    for nested in ('web_client/components/LabelingPanel.vue', 'web_client/stylesheets/histomicsLabel.styl',
+                   'web_client/views/labelingSession.js', 'web_client/package.json', 'web_client/webpack.helper.js',
                    'cli/slicer_cli_list.json', 'cli/Dockerfile'):
         assert 'histomics_label/' + nested in names
     with open(os.path.join(REPO, 'cli', 'slicer_cli_list.json')) as f:
@@ -182,7 +182,7 @@ def test_client_builds_from_the_wheel(fresh_venv):
         assert probe in f.read()
     with open(os.path.join(bundle, 'plugin.min.js')) as f:
         script = f.read()
-    assert 'h-hl-home' in script  # HomePanel.vue's compiled template
-    # Vue comes from large_image's bundle (Vue 2.6 alone is ~90 KB minified): our bundle stays small
+    assert 'h-hl-projects' in script  # ProjectList.vue's compiled template
+    # Vue comes from large_image's bundle (through the DLL reference), never a copy of our own
     assert 'girder_plugin_large_image' in script
-    assert len(script) < 20000
+    assert 'Vue.js v2' not in script
