@@ -4,15 +4,19 @@ Rows are numbered block after block (blocks in slide-index order, each block's r
 ``slide_index`` and ``superpixel`` give each row's superpixel. Training gathers the labeled rows
 (:meth:`FeatureBlocks.take`) and predicts block by block (:meth:`FeatureBlocks.blocks_of_rows`), so a
 prediction over a million superpixels holds no copy of their features.
+
+A block may store its rows centred: ``values + offset`` are the features (the feature cache keeps float16
+rows minus their float32 mean, which float16 represents more precisely and multiplies without a float32 copy).
 """
 import numpy as np
 
 
 class FeatureBlock:
-    """One slide's features: ``ids`` (superpixel of each row) and ``values`` (rows, used as given), with
-    the sort order of ``ids`` for lookups."""
+    """One slide's features: ``ids`` (superpixel of each row) and ``values`` (rows, used as given; the
+    features are ``values + offset`` when ``offset``, a float32 row, is given), with the sort order of ``ids``
+    for lookups."""
 
-    def __init__(self, ids, values):
+    def __init__(self, ids, values, offset=None):
         ids = np.asarray(ids, dtype=np.int64).ravel()
         values = np.asarray(values)
         if len(ids) != len(values):
@@ -21,10 +25,19 @@ class FeatureBlock:
         if len(ids) > 1 and np.any(np.diff(ids[self.order]) == 0):
             raise ValueError('superpixel ids repeat within a features block')
         self.ids, self.values = ids, values
+        self.offset = None if offset is None else np.asarray(offset, dtype=np.float32)
+        if self.offset is not None and self.offset.shape != values.shape[1:]:
+            raise ValueError('the offset of a features block has the shape of one row')
 
     @property
     def nbytes(self):
-        return self.ids.nbytes + self.values.nbytes + self.order.nbytes
+        return self.ids.nbytes + self.values.nbytes + self.order.nbytes + (
+            0 if self.offset is None else self.offset.nbytes)
+
+    def rows(self, selection):
+        """The features of rows ``selection`` (an index array or a slice), offset added back."""
+        values = self.values[selection]
+        return values if self.offset is None else values.astype(np.float32) + self.offset
 
     def rows_of(self, superpixels):
         """Row of each superpixel id, -1 where the block has none."""
@@ -78,18 +91,21 @@ class FeatureBlocks:
         return rows
 
     def take(self, rows):
-        """The feature rows ``rows`` (in that order), as one array of the blocks' dtype."""
+        """The features of rows ``rows`` (in that order), as one array of the blocks' dtype (float32 where
+        blocks are stored centred)."""
         rows = np.asarray(rows, dtype=np.int64)
         block_of = np.searchsorted(self.starts, rows, side='right') - 1
-        dtype = np.result_type(*[block.values.dtype for block in self.blocks]) if self.blocks else np.float32
+        dtype = np.result_type(*[np.float32 if block.offset is not None else block.values.dtype
+                                 for block in self.blocks]) if self.blocks else np.float32
         out = np.empty((len(rows),) + tuple(self.row_shape), dtype=dtype)
         for position in np.unique(block_of):
             members = np.flatnonzero(block_of == position)
-            out[members] = self.blocks[position].values[rows[members] - self.starts[position]]
+            out[members] = self.blocks[position].rows(rows[members] - self.starts[position])
         return out
 
     def blocks_of_rows(self, size):
-        """``(first row, values)`` pieces of at most ``size`` rows covering every row in order (views)."""
+        """``(first row, values, offset)`` pieces of at most ``size`` rows covering every row in order:
+        views of the stored values, whose features are ``values + offset`` (offset None: the values)."""
         for start, block in zip(self.starts, self.blocks):
-            for offset in range(0, len(block.ids), size):
-                yield int(start + offset), block.values[offset:offset + size]
+            for first in range(0, len(block.ids), size):
+                yield int(start + first), block.values[first:first + size], block.offset

@@ -11,6 +11,7 @@ certainty are kept (MC samples live for one block).
 """
 import concurrent.futures
 import contextlib
+import os
 import time
 
 import numpy as np
@@ -29,15 +30,15 @@ PREDICT_ROWS = 16384
 
 
 def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp', backend=None,
-                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None, threads=1):
+                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None, threads=None):
     """Train a classifier and predict every superpixel.
 
     :param slides: ``{slide_index: (ids, X)}``: superpixel ids and their features (embeddings or patches),
         or a :class:`.feature_blocks.FeatureBlocks`.
     :param labels: ``(n, 3)`` rows of (slide index, superpixel id, category index into ``categories``).
     :param timings: a dict that receives the seconds spent to ``fit``, ``predict`` and ``rank``.
-    :param threads: blocks of superpixels predicted at once (numpy releases the GIL; results do not depend
-        on it).
+    :param threads: blocks of superpixels predicted at once (numpy and torch release the GIL; results do
+        not depend on it); default: one per core.
     :returns: ``(arrays, model)``; ``arrays`` has slide_index, superpixel, predicted, probabilities,
         certainty and ranking.
     """
@@ -57,7 +58,7 @@ def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp',
         strategy = 'margin'  # a model without dropout has no MC samples to measure disagreement with
     with _timed(timings, 'predict'):
         mean, certainty = predict_all(model, features, strategy if strategy in CERTAINTY_METRICS else 'confidence',
-                                      mc_samples, threads)
+                                      mc_samples, threads or os.cpu_count() or 1)
     with _timed(timings, 'rank'):
         ranking = acquisition_order(strategy, model, features, mean, certainty, rows, seed, mc_samples)
     full = model.mapping.expand(mean)
@@ -84,8 +85,8 @@ def predict_all(model, features, metric, mc_samples=0, threads=1):
     heads = model.prediction_heads(mc_samples or None)
 
     def predict(piece):
-        start, values = piece
-        probs = model.block_proba(model.check_input(values), heads, np.float32, start)
+        start, values, offset = piece
+        probs = model.block_proba(model.check_input(values), heads, np.float32, start, offset)
         block_mean = probs.mean(axis=1) if mc_samples else probs
         return start, block_mean, score(block_mean, probs.transpose(1, 0, 2) if mc_samples else None)
 

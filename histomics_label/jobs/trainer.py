@@ -94,7 +94,7 @@ def run_epoch(client, project_id, epoch, options, report=None):
         features, manifest['labels'], manifest['categories'], excluded=manifest.get('excluded', []),
         model_kind=manifest['modelKind'], backend=manifest.get('modelBackend') or None,
         strategy=manifest['strategy'], mc_samples=options.get('mcSamples', MC_SAMPLES),
-        seed=manifest.get('seed', 0), timings=timings, threads=os.cpu_count() or 1)
+        seed=manifest.get('seed', 0), timings=timings)
     report.progress(0.7, 'Trained on %d labels; predicted %d superpixels' % (model.training_size, features.n))
     mark = time.perf_counter()
     upload = _publish(client, path, manifest, arrays, model)

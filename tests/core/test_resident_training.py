@@ -40,9 +40,10 @@ def test_blocks_find_rows_take_them_and_cover_every_row_in_order():
                              int(np.flatnonzero(slides[1][0] == 0)[0]), int(np.flatnonzero(slides[1][0] == 299)[0])]
     assert np.array_equal(blocks.take(rows), np.concatenate([slides[1][1], slides[5][1]])[rows])
     pieces = list(blocks.blocks_of_rows(128))
-    assert [start for start, _ in pieces] == [0, 128, 256, 300, 428, 556, 684]
-    assert np.array_equal(np.concatenate([values for _, values in pieces]),
+    assert [start for start, _, _ in pieces] == [0, 128, 256, 300, 428, 556, 684]
+    assert np.array_equal(np.concatenate([values for _, values, _ in pieces]),
                           np.concatenate([slides[1][1], slides[5][1]]))
+    assert all(offset is None for _, _, offset in pieces)
     with pytest.raises(ValueError, match='2 labels name superpixels without features, e.g. slide 5 '
                                          'superpixel 500'):
         blocks.rows([(5, 500), (2, 0), (1, 3)])
@@ -73,18 +74,22 @@ def test_blocks_predicted_in_parallel_give_the_same_epoch(monkeypatch):
 
 @pytest.mark.parametrize('kind', ['linear', 'mlp', 'logistic'])
 def test_float16_rows_predict_like_float32_rows(kind):
-    """The cache's float16 rows (converted and centred a block at a time) give the float32 model's
-    predictions up to float16 rounding of the inputs; the features sit far from zero (offset 40)."""
+    """float16 rows give the float32 model's predictions up to float16 rounding, both plain ones far from
+    zero (offset 40: converted and centred in float32 a block at a time) and the cache's centred ones
+    (multiplied in float16 as they are)."""
     slides = clusters(2, offset=40.0)
     half = {index: (ids, values.astype(np.float16)) for index, (ids, values) in slides.items()}
+    cache = FeatureCache(10 ** 8, 'float16')
+    centred = FeatureBlocks({index: cache.get(index, lambda pair=pair: pair) for index, pair in slides.items()})
     mc = 0 if kind == 'logistic' else 8
     exact, model = train_and_predict(slides, LABELS, list('abcd'), model_kind=kind, mc_samples=mc)
-    rounded, _ = train_and_predict(half, LABELS, list('abcd'), model_kind=kind, mc_samples=mc)
     inputs = np.concatenate([values for _, values in half.values()])
     reference = model.predict_proba(inputs.astype(np.float32))  # the same model on the rounded inputs
     assert np.abs(model.predict_proba(inputs) - reference).max() < 2e-3
-    assert np.abs(rounded['probabilities'] - exact['probabilities']).max() < 0.05
-    assert (rounded['predicted'] == exact['predicted']).mean() > 0.99
+    for rows in (half, centred):
+        rounded, _ = train_and_predict(rows, LABELS, list('abcd'), model_kind=kind, mc_samples=mc)
+        assert np.abs(rounded['probabilities'] - exact['probabilities']).max() < 0.05
+        assert (rounded['predicted'] == exact['predicted']).mean() > 0.99
 
 
 def test_the_float16_path_survives_extreme_scales():
@@ -128,7 +133,7 @@ def test_the_cache_keeps_its_budget_and_evicts_least_recently_used():
             return np.arange(rows), np.full((rows, 100), 0.5, dtype=np.float32)
         return load
 
-    entry = 64 * 100 * 2 + 64 * 8 * 2  # float16 values + ids + order
+    entry = 64 * 100 * 2 + 64 * 8 * 2 + 100 * 4  # float16 values + ids + order + the float32 offset
     cache = FeatureCache(budget_bytes=2 * entry, dtype='float16')
     a = cache.get('a', loader('a', 64))
     assert a.values.dtype == np.float16 and not a.values.flags.writeable and a.nbytes == entry
@@ -146,6 +151,21 @@ def test_the_cache_keeps_its_budget_and_evicts_least_recently_used():
     assert cache.keys() == ['e']
     cache.configure(entry, 'float32')  # another dtype: every entry goes
     assert cache.keys() == [] and cache.hits == 1 and cache.misses == 5
+
+
+def test_float16_entries_are_stored_centred():
+    """float16 keeps ~3 significant digits: rows far from zero lose less stored minus their mean."""
+    rng = np.random.default_rng(5)
+    values = (rng.normal(0, 1, (300, 8)) + 500).astype(np.float32)
+    half = FeatureCache(10 ** 6, 'float16').get('x', lambda: (np.arange(300), values))
+    assert np.allclose(half.offset, values.mean(axis=0), atol=1e-3)
+    assert np.abs(half.values.astype(np.float32)).max() < 5  # stored centred
+    blocks = FeatureBlocks({0: half})
+    rows = np.array([7, 0, 299])
+    assert blocks.take(rows).dtype == np.float32
+    assert np.abs(blocks.take(rows) - values[rows]).max() < 5e-3  # plain float16 would be off by ~0.25
+    full = FeatureCache(10 ** 6, 'float32').get('x', lambda: (np.arange(300), values))
+    assert full.offset is None and np.array_equal(full.values, values)
 
 
 def test_the_cache_refuses_what_it_cannot_hold():

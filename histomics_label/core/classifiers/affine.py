@@ -1,24 +1,86 @@
 """``normalise(X) @ weight + bias`` on raw feature rows, without a normalised copy of ``X``.
 
 The first linear map of every embedding model (the MLP's hidden layer; the head itself for the linear and
-logistic kinds) runs through here, ``BLOCK_ROWS`` rows at a time: each block is centred while it is converted
-to float32 (one pass; float16 rows, as the resident trainer caches them, become float32 only a block at a
-time) and multiplied by the weights with the scale folded in. Centring before the product keeps the digits of
-features that sit far from zero.
+logistic kinds) runs through here, ``BLOCK_ROWS`` rows at a time:
+
+- float32 rows (or rows far from the model's mean): centred while converted to float32, one block at a
+  time, and multiplied by the weights with the scale folded in. Centring before the product keeps the digits
+  of features that sit far from zero;
+- float16 rows near the model's mean (the feature cache stores float16 rows minus their mean, see
+  :mod:`..feature_cache`): multiplied as they are by float16 weights (torch; float32 accumulation), the mean
+  folded into the bias: no float32 copy of the rows at all. The result carries float16 rounding (~1e-3
+  relative), the precision the rows were stored with; a block that overflows is redone in float32.
 """
+import contextlib
+import warnings
+
 import numpy as np
 
 BLOCK_ROWS = 16384
+#: float16 rows are multiplied as they are when the model's mean is within this many standard deviations
+#: of the rows' own origin (else the folded mean would cost float16 digits)
+CENTRED = 4.0
 
 
-def normalised_affine(X, mean, std, weight, bias):
-    """``((X - mean) / std) @ weight + bias`` as float32 ``(n, columns)``; ``X`` is float16 or float32."""
-    mean = np.asarray(mean, dtype=np.float32)
-    scaled = np.asarray(weight, dtype=np.float32) / np.asarray(std, dtype=np.float32)[:, None]
+def normalised_affine(X, mean, std, weight, bias, offset=None):
+    """``((X + offset - mean) / std) @ weight + bias`` as float32 ``(n, columns)``; ``X`` is float16 or
+    float32, ``offset`` (None: 0) the origin its rows are stored relative to."""
+    mean = np.asarray(mean, dtype=np.float32) - (0 if offset is None else offset)
+    std = np.asarray(std, dtype=np.float32)
+    scaled = np.asarray(weight, dtype=np.float32) / std[:, None]
     bias = np.asarray(bias, dtype=np.float32)
     out = np.empty((len(X), scaled.shape[1]), dtype=np.float32)
+    half = _half_weights(scaled, mean, std) if X.dtype == np.float16 else None
+    folded = None if half is None else bias - mean @ scaled
     for start in range(0, len(X), BLOCK_ROWS):
-        target = out[start:start + BLOCK_ROWS]
-        np.matmul(np.subtract(X[start:start + BLOCK_ROWS], mean, dtype=np.float32), scaled, out=target)
-        target += bias
+        block, target = X[start:start + BLOCK_ROWS], out[start:start + BLOCK_ROWS]
+        if half is not None and _half_product(half, block, target):
+            target += folded
+        else:
+            np.matmul(np.subtract(block, mean, dtype=np.float32), scaled, out=target)
+            target += bias
     return out
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # the logistic kind works without torch: float16 rows are then converted per block
+        return None
+    return torch
+
+
+def _half_weights(scaled, mean, std):
+    """The float16 weights for rows near ``mean``, or None (rows far from it, weights beyond float16, or
+    no torch)."""
+    torch = _torch()
+    if torch is None or np.max(np.abs(mean) / std, initial=0) > CENTRED:
+        return None
+    with np.errstate(over='ignore'):
+        weights = scaled.astype(np.float16)
+    return torch.from_numpy(weights) if np.all(np.isfinite(weights)) else None
+
+
+def _half_product(weights, block, target):
+    """``block @ weights`` into ``target``; False (use float32) if it overflowed float16."""
+    torch = _torch()
+    with warnings.catch_warnings():  # cached rows are read-only; torch only reads them here
+        warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
+        rows = torch.from_numpy(np.ascontiguousarray(block))
+    target[...] = (rows @ weights).float().numpy()
+    return bool(np.all(np.isfinite(target)))
+
+
+@contextlib.contextmanager
+def single_threaded_torch():
+    """torch on one intra-op thread meanwhile (when blocks are predicted by several threads at once)."""
+    torch = _torch()
+    if torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -15,7 +15,7 @@ import datetime
 import numpy as np
 
 from . import model_io, registry
-from .affine import normalised_affine
+from .affine import normalised_affine, single_threaded_torch
 
 CLASS_WEIGHT_MODES = ('balanced', None)
 #: rows predicted at once: bounds the temporaries of a prediction over a million superpixels
@@ -263,12 +263,13 @@ class Classifier(abc.ABC):
             weight, bias = self._mc_heads(weight, bias, mc_samples)
         return weight, bias, mc_samples
 
-    def block_proba(self, X, heads, dtype=np.float32, start=0):
-        """Probabilities of a block of checked rows (:meth:`check_input`) under ``heads``
-        (:meth:`prediction_heads`): ``(rows, columns)`` or ``(rows, mc_samples, columns)``. Thread-safe: blocks
-        may be predicted in parallel inside one :meth:`prediction_session`."""
+    def block_proba(self, X, heads, dtype=np.float32, start=0, offset=None):
+        """Probabilities of a block of checked rows (:meth:`check_input`; the items are ``X + offset`` when
+        an offset is given) under ``heads`` (:meth:`prediction_heads`): ``(rows, columns)`` or ``(rows,
+        mc_samples, columns)``. Thread-safe: blocks may be predicted in parallel inside one
+        :meth:`prediction_session`."""
         weight, bias, mc_samples = heads
-        logits = self._logits(X, weight, bias).astype(dtype, copy=False)
+        logits = self._logits(X, weight, bias, offset).astype(dtype, copy=False)
         live = np.isfinite(bias)  # the logistic kind's columns without labels have a bias of -inf
         if not np.all(np.isfinite(logits[:, live])):
             raise ValueError('input contains NaN or infinite values (rows %d-%d)' % (start, start + len(X) - 1))
@@ -295,26 +296,32 @@ class Classifier(abc.ABC):
         heads = keep[:, :, None] * weight[None] / np.float32(1 - threshold / 65536)
         return heads.transpose(1, 0, 2).reshape(len(weight), -1), np.tile(bias, mc_samples)
 
-    def _logits(self, X, weight, bias):
-        """Raw rows ``X`` (float32, or float16) through the trunk and the given head(s): float32 logits."""
+    def _logits(self, X, weight, bias, offset=None):
+        """Raw rows ``X + offset`` (float32, or float16) through the trunk and the given head(s): float32
+        logits."""
         if self.identity_trunk:
-            return normalised_affine(X, self._mean, self._std, weight, bias)
-        return self._features_raw(X) @ weight + bias
+            return normalised_affine(X, self._mean, self._std, weight, bias, offset)
+        return self._features_raw(X, offset) @ weight + bias
 
-    def _features_raw(self, X):
+    def _features_raw(self, X, offset=None):
         """Trunk output for raw (not normalised) rows; models whose first layer is linear skip the copy."""
-        return self._features(self._normalise(X.astype(np.float32, copy=False))).astype(np.float32, copy=False)
+        X = X.astype(np.float32, copy=False) if offset is None else X.astype(np.float32) + offset
+        return self._features(self._normalise(X)).astype(np.float32, copy=False)
 
+    @contextlib.contextmanager
     def prediction_session(self, parallel=False):
         """Context entered around prediction: a framework's thread count; with ``parallel`` (blocks predicted
-        by several threads at once) the BLAS library runs one thread per block."""
+        by several threads at once) the BLAS library and torch run one thread per block."""
         if not parallel:
-            return contextlib.nullcontext()
+            yield
+            return
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            return contextlib.nullcontext()
-        return threadpool_limits(1, user_api='blas')
+            threadpool_limits = None
+        with threadpool_limits(1, user_api='blas') if threadpool_limits else contextlib.nullcontext(), \
+                single_threaded_torch():
+            yield
 
     def predict(self, X):
         """Predicted category index (into the project's category list) of each item."""

@@ -89,7 +89,7 @@ class TorchClassifier(MinibatchClassifier):
 
     @contextlib.contextmanager
     def prediction_session(self, parallel=False):
-        with super().prediction_session(parallel), self._threads():  # torch runs only the CNN's trunk here
+        with super().prediction_session(parallel), self._threads():
             yield
 
     def _head(self):
@@ -127,10 +127,10 @@ class MLPHead(TorchClassifier):
         hidden = int(self.params['hidden'])
         return nn.Sequential(nn.Linear(input_shape[0], hidden), nn.ReLU()), hidden
 
-    def _features_raw(self, X):
+    def _features_raw(self, X, offset=None):
         layer = self._net[0][0]
         hidden = normalised_affine(X, self._mean, self._std, layer.weight.detach().numpy().T,
-                                   layer.bias.detach().numpy())
+                                   layer.bias.detach().numpy(), offset)
         return np.maximum(hidden, 0, out=hidden)
 
 
