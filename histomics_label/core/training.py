@@ -83,11 +83,13 @@ def predict_all(model, features, metric, mc_samples=0, threads=1):
     certainty = np.empty(features.n)
     score = CERTAINTY_METRICS[metric]
     heads = model.prediction_heads(mc_samples or None)
+    columns = model.mapping.n_columns
+    averaging = np.tile(np.eye(columns, dtype=np.float32), (mc_samples, 1)) / np.float32(mc_samples or 1)
 
     def predict(piece):
         start, values, offset = piece
         probs = model.block_proba(model.check_input(values), heads, np.float32, start, offset)
-        block_mean = probs.mean(axis=1) if mc_samples else probs
+        block_mean = probs.reshape(len(probs), -1) @ averaging if mc_samples else probs  # a product: fast
         return start, block_mean, score(block_mean, probs.transpose(1, 0, 2) if mc_samples else None)
 
     with model.prediction_session(parallel=threads > 1), \

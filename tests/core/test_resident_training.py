@@ -92,6 +92,20 @@ def test_float16_rows_predict_like_float32_rows(kind):
         assert (rounded['predicted'] == exact['predicted']).mean() > 0.99
 
 
+@pytest.mark.parametrize('kind', ['linear', 'mlp', 'logistic'])
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+def test_rows_with_nan_or_infinity_are_refused_when_predicting(kind, bad):
+    slides = clusters(6)
+    X = np.concatenate([values for _, values in slides.values()])
+    model = make_classifier(kind, seed=0).fit(X[:100], np.concatenate([slides[1][0], slides[5][0]])[:100] % 4)
+    rows = X.copy()
+    rows[500, 3] = bad
+    for dtype in (np.float32, np.float16):
+        with pytest.raises(ValueError, match='NaN or infinite values'):
+            model.predict_proba(rows.astype(dtype))
+    assert np.all(np.isfinite(model.predict_proba(X.astype(np.float16))))
+
+
 def test_the_float16_path_survives_extreme_scales():
     """A nearly constant feature far from zero (scale 500, beyond what float16 scaling keeps) and a feature
     in the ten thousands: float32 rows stay exact, float16 rows finite and as close as their rounding allows."""

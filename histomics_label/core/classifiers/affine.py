@@ -24,7 +24,8 @@ CENTRED = 4.0
 
 def normalised_affine(X, mean, std, weight, bias, offset=None):
     """``((X + offset - mean) / std) @ weight + bias`` as float32 ``(n, columns)``; ``X`` is float16 or
-    float32, ``offset`` (None: 0) the origin its rows are stored relative to."""
+    float32, ``offset`` (None: 0) the origin its rows are stored relative to. ValueError if ``X`` has NaN or
+    infinite values (checked on the product, which they never leave finite: cheaper than on ``X``)."""
     mean = np.asarray(mean, dtype=np.float32) - (0 if offset is None else offset)
     std = np.asarray(std, dtype=np.float32)
     scaled = np.asarray(weight, dtype=np.float32) / std[:, None]
@@ -36,9 +37,12 @@ def normalised_affine(X, mean, std, weight, bias, offset=None):
         block, target = X[start:start + BLOCK_ROWS], out[start:start + BLOCK_ROWS]
         if half is not None and _half_product(half, block, target):
             target += folded
-        else:
-            np.matmul(np.subtract(block, mean, dtype=np.float32), scaled, out=target)
-            target += bias
+            continue
+        np.matmul(np.subtract(block, mean, dtype=np.float32), scaled, out=target)
+        if not np.all(np.isfinite(target)):
+            raise ValueError('input contains NaN or infinite values (rows %d-%d)' % (
+                start, start + len(block) - 1))
+        target += bias
     return out
 
 

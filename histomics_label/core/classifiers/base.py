@@ -246,7 +246,7 @@ class Classifier(abc.ABC):
 
     def check_input(self, X):
         """Rows to predict, checked against the fitted model (float16 kept; finiteness is checked on the
-        logits, which NaN or infinite input never leaves finite)."""
+        first product, which NaN or infinite input never leaves finite)."""
         self._require_fitted()
         X = self._check_X(X, keep_half=True, check_finite=False)
         if X.shape[1:] != self.input_shape:
@@ -269,10 +269,11 @@ class Classifier(abc.ABC):
         mc_samples, columns)``. Thread-safe: blocks may be predicted in parallel inside one
         :meth:`prediction_session`."""
         weight, bias, mc_samples = heads
-        logits = self._logits(X, weight, bias, offset).astype(dtype, copy=False)
-        live = np.isfinite(bias)  # the logistic kind's columns without labels have a bias of -inf
-        if not np.all(np.isfinite(logits[:, live])):
-            raise ValueError('input contains NaN or infinite values (rows %d-%d)' % (start, start + len(X) - 1))
+        try:
+            logits = self._logits(X, weight, bias, offset).astype(dtype, copy=False)
+        except ValueError as exc:  # which rows: of the whole input, not of this block
+            raise ValueError('input contains NaN or infinite values (in rows %d-%d)' % (
+                start, start + len(X) - 1)) from exc
         return sample_softmax(logits, mc_samples) if mc_samples else softmax(logits)
 
     def _mc_count(self, mc_samples):
@@ -304,8 +305,11 @@ class Classifier(abc.ABC):
         return self._features_raw(X, offset) @ weight + bias
 
     def _features_raw(self, X, offset=None):
-        """Trunk output for raw (not normalised) rows; models whose first layer is linear skip the copy."""
+        """Trunk output for raw (not normalised) rows; models whose first layer is linear skip the copy
+        (and check the input through :func:`.affine.normalised_affine`)."""
         X = X.astype(np.float32, copy=False) if offset is None else X.astype(np.float32) + offset
+        if not np.all(np.isfinite(X)):
+            raise ValueError('input contains NaN or infinite values')
         return self._features(self._normalise(X)).astype(np.float32, copy=False)
 
     @contextlib.contextmanager
