@@ -7,8 +7,8 @@ histomics_label.trainer -P solo -c 1``, fresh for each size) and a default-queue
 For each --sizes total superpixels it builds a synthetic embedding project (slides of --per-slide superpixels,
 --dim-d float32 vectors around --categories cluster centres, features files imported in place), labels
 --labels superpixels and trains once (the trainer loads the features: the cold epoch). Then, --repeats times,
-it writes one label (retrainInterval 1, so the write triggers an epoch) and polls ``GET project/{id}`` until the
-new epoch is published, then calls ``GET next``: label -> GET next visible is the time from sending the label to
+it writes one label (retrainInterval 1, so the write triggers an epoch) and polls ``GET project/{id}`` (every
+50 ms) until the new epoch is published, then calls ``GET next``: label -> GET next visible is the time from sending the label to
 that answer. The trainer's job log gives where the time went (manifest, features, fit, predict, rank, publish),
 the job's status times the queue wait. The other --kinds run once each. Then, in the same run:
 
@@ -274,9 +274,10 @@ def queue_wait(job):
     return (running[0] - job['created']).total_seconds() if running else None
 
 
-def timed_label(stack, labeler, project_id, poll=0.025):
+def timed_label(stack, labeler, project_id, poll=0.05):
     """Write one label that triggers an epoch; returns (seconds to the label answer, to the epoch published, to
-    GET next answering with it, job id, seconds of that GET next)."""
+    GET next answering with it, job id, seconds of that GET next). Polls ``GET project/{id}`` every ``poll``
+    seconds (a client's polling costs the server CPU that the trainer shares, so not more often)."""
     path = 'histomics_label/project/%s' % project_id
     epoch = stack.client.get(path)['epoch']
     start = time.perf_counter()
