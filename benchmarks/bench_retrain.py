@@ -10,7 +10,7 @@ For each --sizes total superpixels it builds a synthetic embedding project (slid
 it writes one label (retrainInterval 1, so the write triggers an epoch) and polls ``GET project/{id}`` (every
 50 ms) until the new epoch is published, then calls ``GET next``: label -> GET next visible is the time from sending the label to
 that answer. The trainer's job log gives where the time went (manifest, features, fit, predict, rank, publish),
-the job's status times the queue wait. The other --kinds run once each. Then, in the same run:
+the job's status times the queue wait. The other --kinds and --strategies run once each. Then, in the same run:
 
 - the job path: the same label write with ``histomics_label.resident_trainer`` off, so the epoch is a
   TrainAndPredict CLI job (subprocess, imports, download and read every features file, train, upload), with
@@ -55,6 +55,8 @@ def parse_args(argv=None):
     parser.add_argument('--labels', type=int, default=200, help='labels before the timed label writes')
     parser.add_argument('--repeats', type=int, default=5, help='timed label writes with the default model')
     parser.add_argument('--kinds', nargs='*', default=['linear', 'logistic'], help='other model kinds, once each')
+    parser.add_argument('--strategies', nargs='*', help='other acquisition strategies, once each with the MLP '
+                        '(default: all of them)')
     parser.add_argument('--no-job-path', action='store_true', help='skip the TrainAndPredict job path')
     parser.add_argument('--old-core-max', type=int, default=100000,
                         help='run the pre-issue core only up to this many superpixels (it needs ~20 GB at 1M)')
@@ -373,6 +375,15 @@ def measure_size(stack, size, args, results):
         print('  resident, %s: label -> GET next %.2f s; %s' % (kind, result['visible'],
                                                                 describe_steps(row['kinds'][kind])), flush=True)
     stack.client.put(path, parameters={'settings': json.dumps({'modelKind': 'mlp'})})
+    for strategy in args.strategies:
+        stack.client.put(path, parameters={'settings': json.dumps({'certaintyMetric': strategy})})
+        result = timed_label(stack, labeler, project['_id'])
+        job, log = job_log(wait_job(stack.client, result['jobId'])['_id'])
+        assert job['status'] == 3, log
+        row.setdefault('strategies', {})[strategy] = dict(result, steps=step_times(log), queue=queue_wait(job))
+        print('  resident, mlp, %s: label -> GET next %.2f s; %s' % (
+            strategy, result['visible'], describe_steps(row['strategies'][strategy])), flush=True)
+    stack.client.put(path, parameters={'settings': json.dumps({'certaintyMetric': 'confidence'})})
     row['trainerPeakRss'] = high_water(trainer.pid)
     print('  trainer worker peak RSS %.2f GB (features cached: %.2f GB as float16)' % (
         row['trainerPeakRss'] / 1e9, size * args.dim * 2 / 1e9), flush=True)
@@ -472,8 +483,12 @@ def run_old_core(source, manifest_path):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.old_core:
+    if args.old_core:  # before anything imports histomics_label from this checkout
         return run_old_core(*args.old_core)
+    if args.strategies is None:
+        from histomics_label.core.acquisition import STRATEGIES
+
+        args.strategies = [name for name in STRATEGIES if name != 'confidence']
     workdir = args.workdir or tempfile.mkdtemp(prefix='bench_retrain_')
     os.makedirs(workdir, exist_ok=True)
     print('bench_retrain: %s, %d cores, load average %s; work folder %s' % (
@@ -493,7 +508,28 @@ def main(argv=None):
         stack.close()
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+    print(summary(results['sizes']))
     print('\nResults: %s' % args.output)
+
+
+def summary(sizes):
+    """The headline table (markdown): label -> GET next visible per path, and peak memory."""
+    lines = ['', '| superpixels | resident trainer, MLP (median of warm epochs) | resident, linear / logistic | '
+             'TrainAndPredict job (this code) | pre-issue core: compute only | peak RSS: trainer / job / pre-issue |',
+             '|---|---|---|---|---|---|']
+    for row in sizes.values():
+        runs = row.get('resident', {}).get('runs', [])
+        kinds = row.get('kinds', {})
+        old = row.get('oldCore')
+        lines.append('| {:,} | {} | {} | {} | {} | {} |'.format(
+            row['superpixels'], '%.2f s (%.2f-%.2f)' % (median(runs, 'visible'), min(r['visible'] for r in runs),
+                                                       max(r['visible'] for r in runs)) if runs else '-',
+            ' / '.join('%.2f s' % kinds[k]['visible'] for k in kinds) or '-',
+            '%.1f s' % row['job']['visible'] if 'job' in row else '-',
+            '%.1f s' % old['seconds'] if old and not old.get('error') else '-',
+            ' / '.join('%.2f GB' % (value / 1e9) if value else '-' for value in (
+                row.get('trainerPeakRss'), row.get('job', {}).get('peakRss'), (old or {}).get('peakRss')))))
+    return '\n'.join(lines)
 
 
 if __name__ == '__main__':
