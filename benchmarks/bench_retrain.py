@@ -8,9 +8,10 @@ For each --sizes total superpixels it builds a synthetic embedding project (slid
 --dim-d float32 vectors around --categories cluster centres, features files imported in place), labels
 --labels superpixels and trains once (the trainer loads the features: the cold epoch). Then, --repeats times,
 it writes one label (retrainInterval 1, so the write triggers an epoch) and polls ``GET project/{id}`` (every
-50 ms) until the new epoch is published, then calls ``GET next``: label -> GET next visible is the time from sending the label to
-that answer. The trainer's job log gives where the time went (manifest, features, fit, predict, rank, publish),
-the job's status times the queue wait. The other --kinds and --strategies run once each. Then, in the same run:
+50 ms) until the new epoch is published, then calls ``GET next``: label -> GET next visible is the time from
+sending the label to that answer. The trainer's job log gives where the time went (manifest, features, fit,
+predict, rank, publish), the job's status times the queue wait. The other --kinds and --strategies run once each.
+Then, in the same run:
 
 - the job path: the same label write with ``histomics_label.resident_trainer`` off, so the epoch is a
   TrainAndPredict CLI job (subprocess, imports, download and read every features file, train, upload), with
@@ -25,7 +26,6 @@ import argparse
 import contextlib
 import ctypes
 import datetime
-import io
 import json
 import os
 import re

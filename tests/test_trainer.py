@@ -134,7 +134,8 @@ def trainer_cache():
 
 
 @pytest.mark.plugin('histomics_label')
-def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, trainer_cache, fsAssetstore):  # noqa: F811
+def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, trainer_cache,  # noqa: F811
+                                          fsAssetstore):
     from girder_jobs.constants import JobStatus
     from girder_jobs.models.job import Job
 
@@ -146,8 +147,8 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
     label(boundServer, admin, project, items[1], range(0, 24), category_ids)
     job = train(boundServer, admin, project)
     assert job['type'] == 'histomics_label.resident_trainer'
-    assert Job().load(job['_id'], force=True)['histomicsLabel'] == {'projectId': str(project['_id']), 'stage': 'training', 'epoch': 1,
-                                     'trainer': 'resident'}
+    assert Job().load(job['_id'], force=True)['histomicsLabel'] == {
+        'projectId': str(project['_id']), 'stage': 'training', 'epoch': 1, 'trainer': 'resident'}
     job = wait_for_job(job['_id'])
     log = ''.join(job['log'])
     assert job['status'] == JobStatus.SUCCESS, log
