@@ -323,3 +323,43 @@ def test_an_indexing_that_stopped_is_redone_and_writers_wait_for_a_live_one(serv
     waiter.join(5)
     assert finished == [None]
     assert agreement(server, admin, project) == expected
+
+
+@pytest.mark.plugin('histomics_label')
+def test_writers_racing_to_index_a_project_index_it_once(server, admin, project, segmented, study, monkeypatch):
+    """The first writes of many threads on an unindexed project: one indexes, the others wait. mongomock's
+    insert checks the unique ``_id`` and inserts in two steps (two threads could both claim the indexing and
+    insert the same vote documents: the CI failure of stop 13); the fake insert below widens that gap."""
+    import threading
+    import time
+
+    from pymongo.errors import DuplicateKeyError
+
+    from histomics_label.models import agreement as model
+    from histomics_label.models.label import Label
+
+    expected = agreement(server, admin, project)
+    collection = model.Agreement().collection
+    collection.delete_one({'_id': project['_id']})
+    indexings, real_index = [], model.Agreement._index
+
+    def non_atomic_insert_one(document):
+        if collection.count_documents({'_id': document['_id']}):
+            raise DuplicateKeyError('E11000')
+        time.sleep(0.05)
+        collection.replace_one({'_id': document['_id']}, document, upsert=True)
+
+    def counted_index(self, project, labels):
+        indexings.append(threading.get_ident())
+        return real_index(self, project, labels)
+
+    monkeypatch.setattr(collection, 'insert_one', non_atomic_insert_one)
+    monkeypatch.setattr(model.Agreement, '_index', counted_index)
+    threads = [threading.Thread(target=model.Agreement().ensure, args=(project, Label())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(indexings) == 1
+    monkeypatch.undo()
+    assert agreement(server, admin, project) == expected

@@ -169,15 +169,13 @@ class Agreement(Model):
         the process that is."""
         seen, since = None, None
         while True:
-            state = self.collection.find_one({'_id': project['_id']}, {'state': True, 'heartbeat': True})
-            if state is not None and state['state'] == READY:
-                return
-            if state is None:
-                try:
-                    self.collection.insert_one(self._building(project))
-                except DuplicateKeyError:
-                    continue
+            state, claimed = self._claim(project)
+            if claimed:
                 return self._index(project, labels)
+            if state is None:  # claimed by another and deleted since (a rebuild's replace): look again
+                continue
+            if state['state'] == READY:
+                return
             if state['heartbeat'] != seen:
                 seen, since = state['heartbeat'], time.monotonic()
             elif time.monotonic() - since > WAIT_SECONDS and self.collection.update_one(
@@ -185,6 +183,20 @@ class Agreement(Model):
                     {'$set': {'heartbeat': _now()}}).modified_count:
                 return self._index(project, labels)  # the indexing process stopped beating: redo it
             time.sleep(POLL_SECONDS)
+
+    def _claim(self, project):
+        """Read the project's state, and claim its indexing when there is none: returns (state, claimed).
+        The process lock makes the read-then-insert atomic between threads (mongomock's unique ``_id`` is
+        not); between processes MongoDB's duplicate key error is."""
+        with _project_lock(project['_id']):
+            state = self.collection.find_one({'_id': project['_id']}, {'state': True, 'heartbeat': True})
+            if state is not None:
+                return state, False
+            try:
+                self.collection.insert_one(self._building(project))
+            except DuplicateKeyError:
+                return self.collection.find_one({'_id': project['_id']}, {'state': True, 'heartbeat': True}), False
+            return None, True
 
     def rebuild(self, project, labels):
         """Recompute the project's votes, histogram and pair matrices from its labels (a repair, for a time
