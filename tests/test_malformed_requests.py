@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from pytest_girder.assertions import assertStatus
 
 from conftest import SUPERPIXELS
+from plugin_routes import coverage_gaps
 
 P, I, C = '{p}', '{i}', '{c}'  # project, slide item, category ids
 NO_ID, BAD_ID = '0' * 24, 'abc'
@@ -32,7 +32,11 @@ PROJECT_ROUTES = [  # every route under project/{id}: method, path, parameters t
     ('GET', 'project/{p}/study', {}), ('PUT', 'project/{p}/study', {}), ('GET', 'project/{p}/assignment', {}),
     ('POST', 'project/{p}/assignment', {}), ('DELETE', 'project/{p}/assignment/' + NO_ID, {}),
     ('GET', 'project/{p}/queue', {}), ('GET', 'project/{p}/dashboard', {}),
+    ('GET', 'project/{p}/quality', {}), ('POST', 'project/{p}/epoch/1/quality', {}),
 ]
+EXEMPT = {  # routes of the plugin no request below reaches, and why
+    ('GET', 'cli'),  # takes no parameter and no id: there is nothing to malform
+}
 
 
 def label_body(**fields):
@@ -41,6 +45,10 @@ def label_body(**fields):
 
 def review_body(**fields):
     return dict({'itemId': I, 'reviews': [{'superpixel': 0, 'verdict': 'agree', 'categoryId': C}]}, **fields)
+
+
+def quality_body(**fields):
+    return dict({'categoryIds': [C, NO_ID], 'confusion': [[1, 0], [0, 1]], 'labels': 2, 'folds': 2}, **fields)
 
 
 # method, path, query parameters, JSON body (or None), expected status, words the message must contain
@@ -142,6 +150,7 @@ SPECIFIC = [
     ('POST', 'category/{c}/merge', {'into': BAD_ID}, None, 400, 'Invalid ObjectId'),
     ('POST', 'category/{c}/merge', {'into': NO_ID}, None, 400, 'Invalid histomics_label_category id'),
     ('POST', 'category/{c}/merge', {'into': C}, None, 400, 'merges into another category'),
+    ('POST', 'category/' + BAD_ID + '/unmerge', {}, None, 400, 'Invalid ObjectId'),
     ('DELETE', 'category/{c}', {}, None, 400, 'is in use; merge it'),
     # projects
     ('POST', 'project', {}, None, 400, 'Parameter "folderId" is required'),
@@ -188,6 +197,17 @@ SPECIFIC = [
      'model must be a JSON object'),
     ('POST', 'project/{p}/epoch/-1/predictions', {'fileId': '{svs}'}, None, 400, 'epoch must be at least 1'),
     ('POST', 'project/{p}/annotations', {'itemIds': '[1, 2]'}, None, 400, "is not of type 'string'"),
+    # the quality the trainer measured
+    ('POST', 'project/{p}/epoch/0/quality', {}, quality_body(), 400, 'epoch must be at least 1, got 0'),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(), 400, 'categoryIds must be categories of the'),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(categoryIds=[C, 'x']), 400,
+     "body.categoryIds[1]: 'x' does not match"),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(categoryIds=[C]), 400, 'body.categoryIds'),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(confusion='x'), 400, 'body.confusion'),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(labels=-1), 400, 'body.labels: -1 is less than'),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(folds=1), 400, 'body.folds: 1 is less than'),
+    ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(extra=1), 400, "('extra' was unexpected)"),
+    ('POST', 'project/{p}/epoch/1/quality', {}, {'categoryIds': [C, NO_ID]}, 400, "'confusion' is a required"),
     ('POST', 'slide/{i}/tissue_detection', {'analysisSize': 64}, None, 400, 'analysisSize must be at least 128'),
     ('POST', 'slide/{i}/tissue_detection', {'analysisSize': 1.5}, None, 400, 'integer parameter analysisSize'),
     ('POST', 'slide/{i}/tissue_detection', {'minAreaFraction': 'tiny'}, None, 400, 'numeric parameter'),
@@ -207,12 +227,13 @@ def snapshot():
     from histomics_label.models.label import LabeledKeys, Label, LabelHistory
     from histomics_label.models.prediction import Prediction, Ranking
     from histomics_label.models.project import Project
+    from histomics_label.models.quality import EpochQuality
     from histomics_label.models.review import Review
     from histomics_label.models.slide import ProjectSlide
     from histomics_label.models.superpixels import SuperpixelGeometry
 
     models = (Project, Category, Label, LabelHistory, LabeledKeys, Review, ProjectSlide, SuperpixelGeometry,
-              Prediction, Ranking, Job, Folder, Item, File)
+              Prediction, Ranking, EpochQuality, Job, Folder, Item, File)
     return {model.__name__: sorted(model().collection.find({}), key=lambda d: str(d['_id'])) for model in models}
 
 
@@ -241,6 +262,13 @@ def cases():
 
 def test_the_table_has_at_least_100_malformed_requests():
     assert len(cases()) >= 100
+
+
+@pytest.mark.plugin('histomics_label')
+def test_the_table_reaches_every_route_of_the_plugin(server):
+    missing, stale = coverage_gaps([(method, path) for method, path, *_ in cases()], EXEMPT)
+    assert missing == [], 'routes with no malformed request (add one, or add the route to EXEMPT with the reason)'
+    assert stale == [], 'requests that reach no route'
 
 
 @pytest.mark.plugin('histomics_label')

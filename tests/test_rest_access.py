@@ -5,6 +5,8 @@ import json
 import pytest
 from pytest_girder.assertions import assertStatus
 
+from plugin_routes import coverage_gaps
+
 READ, WRITE, ADMIN = 'read', 'write', 'admin'
 ROUTES = [  # method, path under /histomics_label (project, item, category ids filled in), level needed
     ('GET', 'project/{p}', READ),
@@ -53,8 +55,16 @@ ROUTES = [  # method, path under /histomics_label (project, item, category ids f
     ('DELETE', 'project/{p}/assignment/' + '0' * 24, ADMIN),
     ('GET', 'project/{p}/queue', READ),
     ('GET', 'project/{p}/dashboard', READ),
+    ('GET', 'project/{p}/quality', READ),
+    ('POST', 'project/{p}/epoch/1/quality', WRITE),
+    ('POST', 'project', ADMIN),  # on the project's folder (folderId)
+    ('POST', 'slide/{i}/tissue_detection', WRITE),  # on the slide item, which inherits the folder's access
 ]
-PARAMS = {'itemId': None, 'name': 'X', 'into': None, 'outputs': '{}', 'fileId': '0' * 24}
+EXEMPT = {  # routes of the plugin ROUTES leaves out, and why
+    ('GET', 'project'),  # lists the projects the caller can read (test_rest_project: test_access_follows_the_folder)
+    ('GET', 'cli'),  # the catalog of Slicer CLIs the plugin ships: the same for every logged-in user
+}
+PARAMS = {'itemId': None, 'name': 'X', 'into': None, 'outputs': '{}', 'fileId': '0' * 24, 'folderId': None}
 
 
 def snapshot():
@@ -76,7 +86,8 @@ def test_every_route_checks_access(server, admin, labeler, project, segmented):
     category = Category().create(project, 'Tumor')
     other = Category().create(project, 'Stroma')
     ids = {'p': project['_id'], 'i': segmented['itemId'], 'c': category['_id']}
-    params = dict(PARAMS, itemId=str(segmented['itemId']), into=str(other['_id']))
+    params = dict(PARAMS, itemId=str(segmented['itemId']), into=str(other['_id']),
+                  folderId=str(project['folderId']))
     body = json.dumps({'itemId': str(segmented['itemId']), 'labels': [{'superpixel': 0, 'categoryId': str(
         category['_id'])}], 'reviews': [{'superpixel': 0, 'verdict': 'flag'}]})
     folder = Folder().load(project['folderId'], force=True)
@@ -100,3 +111,10 @@ def test_every_route_checks_access(server, admin, labeler, project, segmented):
         if level == ADMIN:
             assertStatus(call(method, template, labeler), 403)
     assert snapshot() == before
+
+
+@pytest.mark.plugin('histomics_label')
+def test_routes_lists_every_route_of_the_plugin(server):
+    missing, stale = coverage_gaps([(method, path) for method, path, _ in ROUTES], EXEMPT)
+    assert missing == [], 'routes to add to ROUTES (or to EXEMPT, with the reason)'
+    assert stale == [], 'ROUTES entries that reach no route'
