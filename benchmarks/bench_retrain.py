@@ -41,6 +41,8 @@ import time
 
 import numpy as np
 
+from girder_stack import free_port, serve, stop
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ('manifest', 'features', 'fit', 'predict', 'rank', 'publish')
 OLD_CORE_MARK = 'Core for fast epochs'  # the commit that replaced the pre-issue core
@@ -69,12 +71,6 @@ def parse_args(argv=None):
 def _die_with_parent():
     """In a child: get SIGTERM when the benchmark dies, however it dies."""
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 class Stack:
@@ -106,22 +102,7 @@ class Stack:
         sys.exit('redis-server did not start')
 
     def _girder(self):
-        from histomics_label.embedded_db import use_mongomock
-
-        use_mongomock()
-        import cherrypy
-        from girder.utility import server
-
-        cherrypy.config['database']['uri'] = 'mongodb://127.0.0.1:27017/bench_retrain'
-        cherrypy.config.update({'server.socket_host': '127.0.0.1', 'server.socket_port': self.port,
-                                'logging': {'log_root': os.path.join(self.workdir, 'logs')}})
-        from girder import _attachFileLogHandlers
-
-        _attachFileLogHandlers()  # Girder's errors go to <workdir>/logs/error.log
-        server.setup('production')
-        cherrypy.config.update({'log.screen': False, 'log.access_file': '', 'engine.autoreload.on': False})
-        cherrypy.log.access_log.propagate = False
-        cherrypy.engine.start()
+        self.api_url = serve(self.port, self.workdir, database='bench_retrain')
         from girder.models.assetstore import Assetstore
         from girder.models.setting import Setting
         from girder.models.user import User
@@ -137,10 +118,6 @@ class Stack:
 
         self.client = girder_client.GirderClient(apiUrl=self.api_url)
         self.client.authenticate('bench', 'benchmark')
-
-    @property
-    def api_url(self):
-        return 'http://127.0.0.1:%d/api/v1' % self.port
 
     def worker(self, queue, name):
         env = dict(os.environ, C_FORCE_ROOT='1')
@@ -159,10 +136,8 @@ class Stack:
                     os.killpg(child.pid, signal.SIGKILL)
 
     def close(self):
-        import cherrypy
-
         self.stop()
-        cherrypy.engine.exit()
+        stop()
 
 
 def synthetic_project(stack, name, size, args):
