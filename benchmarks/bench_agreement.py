@@ -23,6 +23,7 @@ import json
 import time
 
 import numpy as np
+from girder_stack import add_arguments, connect, database_label, report, synthetic_project
 
 
 def parse_args():
@@ -36,45 +37,18 @@ def parse_args():
     parser.add_argument('--categories', type=int, default=6)
     parser.add_argument('--requests', type=int, default=30)
     parser.add_argument('--strokes', type=int, default=40, help='100-label strokes timed with and without')
-    parser.add_argument('--mongo-uri', help='a real MongoDB (default: embedded mongomock)')
-    parser.add_argument('--json', help='also write the results here')
+    add_arguments(parser)
     return parser.parse_args()
 
 
-def connect(uri):
-    import cherrypy
-
-    if not uri:
-        from histomics_label.embedded_db import use_mongomock
-
-        use_mongomock()
-    cherrypy.config['database']['uri'] = uri or 'mongodb://127.0.0.1:27017/histomics_label_bench'
-
-
 def build_project(args):
-    from girder.models.collection import Collection
-    from girder.models.folder import Folder
-    from girder.models.item import Item
     from girder.models.user import User
-
-    from histomics_label.models.category import Category
-    from histomics_label.models.project import Project
-    from histomics_label.models.slide import ProjectSlide
 
     stamp = str(time.time()).replace('.', '')[-8:]
     raters = [User().createUser('bench%s-%d' % (stamp, n), 'password', 'Rater', str(n),
                                 'b%s-%d@example.com' % (stamp, n), admin=(n == 0)) for n in range(args.raters)]
-    folder = Folder().createFolder(Collection().createCollection('Bench ' + stamp, raters[0]), 'Slides',
-                                   parentType='collection', creator=raters[0])
-    project = Project().create(folder, raters[0], 'Agreement benchmark')
-    categories = [Category().create(project, 'Class %d' % i) for i in range(args.categories)]
-    slides = []
-    for index in range(args.slides):
-        item = Item().createItem('slide %d' % index, raters[0], folder)
-        slides.append(ProjectSlide().save({
-            'projectId': project['_id'], 'itemId': item['_id'], 'name': item['name'], 'index': index,
-            'superpixelCount': args.superpixels_per_slide, 'epoch': None, 'segmentation': {'status': 'done'},
-            'features': {'status': 'done'}}))
+    project, categories, slides = synthetic_project(raters[0], 'Agreement benchmark', args.slides,
+                                                    args.superpixels_per_slide, args.categories)
     return project, raters, categories, slides
 
 
@@ -221,7 +195,7 @@ def main():
     assert set(got) == set(pairs) and all(abs(got[p] - pairs[p]['kappa']) < 1e-9 for p in pairs)
 
     result = {
-        'database': 'MongoDB' if args.mongo_uri else 'embedded mongomock',
+        'database': database_label(args.mongo_uri),
         'slides': args.slides, 'superpixels': args.slides * args.superpixels_per_slide, 'raters': args.raters,
         'labels': args.labels, 'overlap': args.overlap, 'categories': args.categories,
         'co_labeled_superpixels': answer['items'], 'rater_pairs': len(answer['pairs']), 'patterns': patterns,
@@ -237,11 +211,7 @@ def main():
     for key in ('p50_ms', 'cpu_p50_ms'):
         result['overhead_' + key] = round(strokes['with'][key] - strokes['without'][key], 1)
     result['meets_1s_p95'] = with_bootstrap['p95_ms'] <= 1000
-    for key, value in result.items():
-        print('%-32s %s' % (key, value))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
+    report(result, args.json)
 
 
 if __name__ == '__main__':

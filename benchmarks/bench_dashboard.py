@@ -19,8 +19,7 @@ import json
 import time
 
 import numpy as np
-
-from bench_ranking import connect
+from girder_stack import add_arguments, connect, database_label, report, synthetic_project
 
 
 def parse_args():
@@ -36,43 +35,26 @@ def parse_args():
     parser.add_argument('--spread-hours', type=int, default=48)
     parser.add_argument('--requests', type=int, default=30)
     parser.add_argument('--rebuild', action='store_true', help='also time a recount from the history')
-    parser.add_argument('--mongo-uri', help='a real MongoDB (default: embedded mongomock)')
-    parser.add_argument('--json', help='also write the results here')
+    add_arguments(parser)
     return parser.parse_args()
 
 
 def build_study(args):
-    from girder.models.collection import Collection
-    from girder.models.folder import Folder
-    from girder.models.item import Item
     from girder.models.user import User
 
     from histomics_label.models.assignment import Assignment
-    from histomics_label.models.category import Category
     from histomics_label.models.label_stats import LabelStats
-    from histomics_label.models.project import Project
-    from histomics_label.models.slide import ProjectSlide
     from histomics_label.models.study import Study
 
     stamp = str(time.time()).replace('.', '')[-8:]
     admin = User().createUser('lead' + stamp, 'password', 'L', 'Ead', 'l%s@example.com' % stamp, admin=True)
-    folder = Folder().createFolder(Collection().createCollection('Bench ' + stamp, admin), 'Slides',
-                                   parentType='collection', creator=admin)
-    project = Project().create(folder, admin, 'Dashboard benchmark')
+    project, categories, slides = synthetic_project(admin, 'Dashboard benchmark', args.slides,
+                                                    args.superpixels // args.slides, args.categories)
     LabelStats().start(project['_id'])  # what the project-created event handler does in a running Girder
-    categories = [Category().create(project, 'Class %d' % i) for i in range(args.categories)]
     raters = [User().createUser('rater%s-%d' % (stamp, n), 'password', 'R', str(n), 'r%s-%d@example.com' % (
         stamp, n)) for n in range(args.raters)]
     Study().collection.insert_one({'_id': project['_id'], 'projectId': project['_id'], 'roles': {
         str(admin['_id']): ['lead'], **{str(r['_id']): ['trainee'] for r in raters}}})
-    per_slide = args.superpixels // args.slides
-    slides = []
-    for index in range(args.slides):
-        item = Item().createItem('slide %d' % index, admin, folder)
-        slides.append(ProjectSlide().save({
-            'projectId': project['_id'], 'itemId': item['_id'], 'name': item['name'], 'index': index,
-            'superpixelCount': per_slide, 'epoch': None, 'segmentation': {'status': 'done'},
-            'features': {'status': 'done'}}))
     assignment = Assignment().create(project, admin, 'Benchmark', slides, [r['_id'] for r in raters], args.overlap,
                                      args.quota, 'random', 0)
     return project, admin, raters, categories, slides, assignment
@@ -160,7 +142,7 @@ def main():
     entries = list(LabelHistory().collection.find({'projectId': project['_id']}, limit=args.write_size))
     _, record, _ = timed(lambda: LabelStats().record(project['_id'], entries), 20)
     result = {
-        'database': 'MongoDB' if args.mongo_uri else 'embedded mongomock', 'slides': args.slides,
+        'database': database_label(args.mongo_uri), 'slides': args.slides,
         'superpixels': args.superpixels, 'raters': args.raters, 'labels': written, 'assigned': assigned,
         'overlap': args.overlap, 'quota_per_slide': args.quota, 'requests': args.requests,
         'setup_s': round(setup, 1), 'cold_ms': round(float(cold[0]), 1),
@@ -175,11 +157,7 @@ def main():
         again = json.loads(request())
         assert again['totals'] == board['totals'] and again['users'] == board['users'], 'rebuild differs'
     result['meets_1s_p95'] = result['p95_ms'] <= 1000
-    for key, value in result.items():
-        print('%-28s %s' % (key, value))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
+    report(result, args.json)
 
 
 if __name__ == '__main__':

@@ -27,6 +27,7 @@ import threading
 import time
 
 import numpy as np
+from girder_stack import add_arguments, connect, database_label, report
 
 
 def parse_args():
@@ -44,13 +45,12 @@ def parse_args():
     parser.add_argument('--cache-portion', type=int, default=None,
                         help="large_image's cache_python_memory_portion: its tile cache may use RAM / this "
                              '(default 32, i.e. 750 MB of 24 GB; the cache is part of the measured memory)')
-    parser.add_argument('--mongo-uri', help='a real MongoDB (default: embedded mongomock)')
-    parser.add_argument('--json', help='also write the results here')
+    add_arguments(parser)
     return parser.parse_args()
 
 
-def connect(args, workdir):
-    import cherrypy
+def start_girder(args, workdir):
+    """Girder's models on the database, with local jobs and a filesystem assetstore in ``workdir``."""
     from girder import events
     from girder.models.assetstore import Assetstore
     from girder_jobs import scheduleLocal
@@ -59,11 +59,7 @@ def connect(args, workdir):
         import large_image
 
         large_image.config.setConfig('cache_python_memory_portion', args.cache_portion)
-    if not args.mongo_uri:
-        from histomics_label.embedded_db import use_mongomock
-
-        use_mongomock()
-    cherrypy.config['database']['uri'] = args.mongo_uri or 'mongodb://127.0.0.1:27017/histomics_label_bench'
+    connect(args.mongo_uri)
     events.bind('jobs.schedule', 'jobs', scheduleLocal)  # what the jobs plugin does when Girder loads it
     Assetstore().createFilesystemAssetstore('bench', os.path.join(workdir, 'assetstore'))
 
@@ -195,7 +191,7 @@ def main():
 
     rng = np.random.default_rng(0)
     workdir = tempfile.mkdtemp(prefix='bench-export-')
-    connect(args, workdir)
+    start_girder(args, workdir)
     started = time.perf_counter()
     project, user = build(args, workdir, rng)
     setup = time.perf_counter() - started
@@ -247,12 +243,9 @@ def main():
         'progress_updates': len(updates),
         'longest_progress_gap_s': round(float(np.diff(times).max()), 2) if len(times) > 1 else None,
         'output_mb': {key: round(value / 2 ** 20, 1) for key, value in sorted(sizes.items())},
-        'database': 'mongodb' if args.mongo_uri else 'mongomock',
+        'database': database_label(args.mongo_uri),
         'tile_cache_portion': args.cache_portion or 32}
-    print(json.dumps(result, indent=1))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1)
+    report(result, args.json)
 
 
 if __name__ == '__main__':

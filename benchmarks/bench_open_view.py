@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,8 @@ import time
 
 import girder_client
 import numpy as np
+from girder_stack import REPO, demo
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from histomics_label.core.label_image import write_label_tiff  # noqa: E402
 
@@ -73,21 +72,6 @@ for (let run = 0; run < Number(runs); run += 1) {
 console.log(JSON.stringify(results));
 await browser.close();
 """
-
-
-def start_server(port, data_dir):
-    log_path = os.path.join(data_dir, 'serve.log')
-    log = open(log_path, 'w')
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(REPO, 'devops', 'serve.py'), '--port', str(port), '--no-worker',
-         '--data-dir', os.path.join(data_dir, 'demo')], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 180
-    while 'Press Ctrl-C to stop.' not in open(log_path).read():
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            raise SystemExit('the demo did not start:\n' + open(log_path).read()[-3000:])
-        time.sleep(0.5)
-    return process
 
 
 def synthetic_superpixels(work, width, height, grid):
@@ -177,30 +161,29 @@ def main():
     parser.add_argument('--grid', type=int, default=100, help='superpixels per slide = grid ** 2')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='bench_open_view_')
-    process = start_server(args.port, work)
     try:
-        base = 'http://127.0.0.1:%d' % args.port
-        client = girder_client.GirderClient(apiUrl=base + '/api/v1')
-        client.authenticate('admin', 'histomics')
-        project_id, item_id, label_item_id = seed(client, work, args.slides, args.grid)
-        script = os.path.join(work, 'open_view.mjs')
-        with open(script, 'w') as handle:
-            handle.write(BROWSER % {'playwright': os.path.join(
-                REPO, 'tests', 'browser', 'node_modules', 'playwright-core', 'index.mjs')})
-        token = client.token
-        out = subprocess.run(
-            ['node', script, base, token, '%s&hlProject=%s' % (item_id, project_id), label_item_id, str(args.runs)],
-            capture_output=True, text=True, timeout=1800)
-        if out.returncode:
-            raise SystemExit(out.stdout + out.stderr)
-        report(json.loads(out.stdout.strip().splitlines()[-1]))
+        with demo(args.port, work, '--no-worker'):
+            measure(args, work)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args, work):
+    """Seed the project on the running demo, then time opening the view in the browser and report."""
+    base = 'http://127.0.0.1:%d' % args.port
+    client = girder_client.GirderClient(apiUrl=base + '/api/v1')
+    client.authenticate('admin', 'histomics')
+    project_id, item_id, label_item_id = seed(client, work, args.slides, args.grid)
+    script = os.path.join(work, 'open_view.mjs')
+    with open(script, 'w') as handle:
+        handle.write(BROWSER % {'playwright': os.path.join(
+            REPO, 'tests', 'browser', 'node_modules', 'playwright-core', 'index.mjs')})
+    out = subprocess.run(
+        ['node', script, base, client.token, '%s&hlProject=%s' % (item_id, project_id), label_item_id,
+         str(args.runs)], capture_output=True, text=True, timeout=1800)
+    if out.returncode:
+        raise SystemExit(out.stdout + out.stderr)
+    report(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 if __name__ == '__main__':

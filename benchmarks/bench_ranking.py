@@ -13,10 +13,10 @@ the ratio to the reference, and whether p95 meets the 50 ms target.
 """
 import argparse
 import datetime
-import json
 import time
 
 import numpy as np
+from girder_stack import add_arguments, connect, database_label, report, synthetic_project
 
 
 def parse_args():
@@ -30,46 +30,19 @@ def parse_args():
     parser.add_argument('--requests', type=int, default=300)
     parser.add_argument('--limit', type=int, default=20)
     parser.add_argument('--reference-requests', type=int, default=5)
-    parser.add_argument('--mongo-uri', help='a real MongoDB (default: embedded mongomock)')
-    parser.add_argument('--json', help='also write the results here')
+    add_arguments(parser)
     return parser.parse_args()
 
 
-def connect(uri):
-    import cherrypy
-
-    if not uri:
-        from histomics_label.embedded_db import use_mongomock
-
-        use_mongomock()
-    cherrypy.config['database']['uri'] = uri or 'mongodb://127.0.0.1:27017/histomics_label_bench'
-
-
 def build_project(args, rng):
-    from girder.models.collection import Collection
-    from girder.models.folder import Folder
-    from girder.models.item import Item
     from girder.models.user import User
-
-    from histomics_label.models.category import Category
-    from histomics_label.models.project import Project
-    from histomics_label.models.slide import ProjectSlide
 
     stamp = str(time.time())
     admin = User().createUser('bench' + stamp[-6:], 'password', 'B', 'A', 'b%s@example.com' % stamp[-6:],
                               admin=True)
-    folder = Folder().createFolder(Collection().createCollection('Bench ' + stamp, admin), 'Slides',
-                                   parentType='collection', creator=admin)
-    project = Project().create(folder, admin, 'Ranking benchmark')
-    categories = [Category().create(project, 'Class %d' % i) for i in range(args.categories)]
     per_slide = args.superpixels // args.slides
-    slides = []
-    for index in range(args.slides):
-        item = Item().createItem('slide %d' % index, admin, folder)
-        slides.append(ProjectSlide().save({
-            'projectId': project['_id'], 'itemId': item['_id'], 'name': item['name'], 'index': index,
-            'superpixelCount': per_slide, 'epoch': None, 'segmentation': {'status': 'done'},
-            'features': {'status': 'done'}}))
+    project, categories, slides = synthetic_project(admin, 'Ranking benchmark', args.slides, per_slide,
+                                                    args.categories)
     return project, admin, categories, per_slide, slides
 
 
@@ -164,7 +137,7 @@ def main():
     result = {
         'superpixels': per_slide * args.slides, 'slides': args.slides, 'categories': args.categories,
         'labeled': args.labeled, 'labeled_where': args.labeled_where, 'requests': args.requests, 'limit': args.limit,
-        'database': 'MongoDB' if args.mongo_uri else 'embedded mongomock',
+        'database': database_label(args.mongo_uri),
         'setup_s': round(setup, 2), 'ingest_s': round(ingest, 2), 'cold_ms': round(cold * 1000, 1),
         'p50_ms': round(float(np.percentile(ms, 50)), 2), 'p95_ms': round(float(np.percentile(ms, 95)), 2),
         'max_ms': round(float(ms.max()), 2),
@@ -172,11 +145,7 @@ def main():
     }
     result['speedup_vs_reference_p95'] = round(result['reference_ms'] / result['p95_ms'], 1)
     result['meets_50ms_p95'] = result['p95_ms'] <= 50
-    for key, value in result.items():
-        print('%-26s %s' % (key, value))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
+    report(result, args.json)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,10 @@
 """Girder for the benchmarks: its models on an embedded (mongomock) database or a MongoDB, the whole server in
 this process on a port, or the demo (``devops/serve.py``) in a child process; and the end of every run (print
 the figures, write them as JSON)."""
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -56,27 +58,59 @@ def stop():
     cherrypy.engine.exit()
 
 
+def synthetic_project(creator, name, slides, per_slide, categories):
+    """A project on a new collection's folder of ``slides`` slide items without an image, each segmented and
+    featurized into ``per_slide`` superpixels (in the database only), and ``categories`` categories 'Class i';
+    returns ``(project, categories, slide documents)``."""
+    from girder.models.collection import Collection
+    from girder.models.folder import Folder
+    from girder.models.item import Item
+
+    from histomics_label.models.category import Category
+    from histomics_label.models.project import Project
+    from histomics_label.models.slide import ProjectSlide
+
+    collection = Collection().createCollection('Bench %s %s' % (name, time.time()), creator)
+    folder = Folder().createFolder(collection, 'Slides', parentType='collection', creator=creator)
+    project = Project().create(folder, creator, name)
+    documents = []
+    for index in range(slides):
+        item = Item().createItem('slide %d' % index, creator, folder)
+        documents.append(ProjectSlide().save({
+            'projectId': project['_id'], 'itemId': item['_id'], 'name': item['name'], 'index': index,
+            'superpixelCount': per_slide, 'epoch': None, 'segmentation': {'status': 'done'},
+            'features': {'status': 'done'}}))
+    return project, [Category().create(project, 'Class %d' % i) for i in range(categories)], documents
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
 
 
-def start_demo(port, data_dir, *options, timeout=180):
+@contextlib.contextmanager
+def demo(port, data_dir, *options, timeout=180):
     """``devops/serve.py`` on ``port`` with its data in ``data_dir``/demo and its output in
-    ``data_dir``/serve.log; returns the process once it serves (exits with the log's tail if it does not)."""
+    ``data_dir``/serve.log, from when it serves (else exit with the log's tail) until Ctrl-C stops it."""
     log_path = os.path.join(data_dir, 'serve.log')
     with open(log_path, 'w') as log:
         process = subprocess.Popen(
             [sys.executable, os.path.join(REPO, 'devops', 'serve.py'), '--port', str(port), *options,
              '--data-dir', os.path.join(data_dir, 'demo')], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + timeout
-    while 'Press Ctrl-C to stop.' not in open(log_path).read():
-        if process.poll() is not None or time.time() > deadline:
+    try:
+        deadline = time.time() + timeout
+        while 'Press Ctrl-C to stop.' not in open(log_path).read():
+            if process.poll() is not None or time.time() > deadline:
+                raise SystemExit('the demo did not start:\n' + open(log_path).read()[-3000:])
+            time.sleep(0.5)
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
             process.kill()
-            raise SystemExit('the demo did not start:\n' + open(log_path).read()[-3000:])
-        time.sleep(0.5)
-    return process
 
 
 def report(result, path=None):
