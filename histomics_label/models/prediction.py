@@ -169,14 +169,24 @@ def next_superpixels(project, user, limit, offset=0, keys=None):
 
     Reads the ranking (cached per epoch) and the user's labeled keys (one document), so the cost grows
     with the page's depth and the user's label count, not with the number of superpixels."""
+    window = unlabeled_keys(project, user, offset + limit, keys)
+    return [] if window is None else prediction_rows(project, window[offset:offset + limit])
+
+
+def unlabeled_keys(project, user, count, keys=None, labeled=None, exclude=None):
+    """The first ``count`` keys of the current ranking (or of ``keys``) that ``user`` has not labeled
+    (``labeled``: their labeled keys when already read) and that are not in ``exclude``; None before any
+    training."""
     keys = Ranking().keys(project) if keys is None else keys
     if keys is None:
-        return []
-    labeled = np.array(LabeledKeys().keys(project, user), dtype=np.int64)
-    window = keys[:offset + limit + len(labeled)]
-    if len(labeled):
-        window = window[~np.isin(window, labeled)]
-    return prediction_rows(project, window[offset:offset + limit])
+        return None
+    skip = np.array(LabeledKeys().keys(project, user) if labeled is None else labeled, dtype=np.int64)
+    if exclude is not None and len(exclude):
+        skip = np.concatenate([skip, exclude])
+    window = keys[:count + len(skip)]
+    if len(skip):
+        window = window[~np.isin(window, skip)]
+    return window[:count]
 
 
 def prediction_rows(project, keys):

@@ -46,6 +46,9 @@ SETTINGS = {
     'certaintyMetric': (str, 'confidence', lambda v: v in STRATEGIES, 'one of %s' % ', '.join(STRATEGIES)),
     'retrainInterval': (int, 0, lambda v: 0 <= v <= 100000,
                         'retrain after this many new labels; 0 retrains only on request'),
+    'knownAnswerShare': (float, 0.0, lambda v: 0 <= v <= 0.5,
+                         'share (0-0.5) of the guided queue given to reviewed superpixels, unmarked, to measure '
+                         'each labeler\'s accuracy; 0 is off'),
 }
 
 

@@ -6,6 +6,7 @@ from girder.exceptions import ValidationException
 
 from ..jobs.pipeline import maybe_retrain
 from ..models.category import Category
+from ..models.guardrails import Guardrails
 from ..models.label import MAX_LABELS_PER_REQUEST, SOURCES, Label, LabelHistory
 from ..models.review import slide_effective_labels
 from ..models.slide import ProjectSlide
@@ -60,10 +61,10 @@ class LabelEndpoints:
         geometry = SuperpixelGeometry().geometry(slide)
         if geometry is None:
             raise ValidationException('Slide %s has no superpixels yet.' % slide['itemId'], 'itemId')
-        user = getCurrentUser()
+        user, categories, source = getCurrentUser(), Category().list(project), body.get('source', 'paint')
         written, removed, write_id = Label().write(
-            project, slide, user, body['labels'], Category().list(project), geometry[0],
-            source=body.get('source', 'paint'), epoch=body.get('epoch'))
+            project, slide, user, body['labels'], categories, geometry[0], source=source, epoch=body.get('epoch'))
+        Guardrails().record(project, slide, user, body['labels'], categories, source, body.get('epoch'), write_id)
         runner = Study().job_user(project, user)  # in a study, retraining runs as someone who may run jobs
         job = maybe_retrain(project, runner, written + removed) if runner else None
         return {'written': written, 'removed': removed, 'writeId': write_id,

@@ -4,6 +4,7 @@ from girder.api.rest import filtermodel, getCurrentUser
 from girder.constants import AccessType
 from girder.models.folder import Folder
 
+from ..models.guardrails import Guardrails
 from ..models.project import SETTINGS, Project
 from ..models.slide import ProjectSlide
 from ..models.status import project_status
@@ -101,7 +102,8 @@ class ProjectEndpoints:
     )
     def status(self, project):
         user = getCurrentUser()
-        status = dict(project_status(project, user), training=Project().filter(project, user).get('training'))
+        status = dict(project_status(project, user), training=Project().filter(project, user).get('training'),
+                      guardrails=Guardrails().status(project, user))
         if Study().blinded(project, user):  # how much everyone labeled is hidden from blinded raters
             for entry in status['slides'] + [status['totals']]:
                 entry['labeled'] = None

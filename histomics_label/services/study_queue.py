@@ -22,6 +22,7 @@ from ..models.review import Review
 from ..models.slide import ProjectSlide
 from ..models.study import Study
 from ..models.superpixel_key import KEY_SHIFT, superpixel_keys
+from .known_answers import mixed_keys
 
 PREDICTION_FIELDS = ('categoryId', 'probabilities', 'certainty')
 DISPUTES_TTL = 30  # seconds a project's disputed superpixels are reused while labels keep changing
@@ -110,10 +111,15 @@ def routed_keys(project, caller, study):
 
 
 def next_for(project, user, limit, offset):
-    """GET next for ``user``: routed by role when the study routes, without predictions when blinded."""
+    """GET next for ``user``: routed by role when the study routes, with known-answer items when the project
+    asks for them (:mod:`.known_answers`), without predictions when blinded."""
     study = Study().get(project)
     caller = Study().caller(project, user, study)
-    rows = next_superpixels(project, user, limit, offset, keys=routed_keys(project, caller, study))
+    keys, share = routed_keys(project, caller, study), project['settings'].get('knownAnswerShare', 0)
+    if share:  # known-answer items mixed in, unmarked (docs/studies.md, Guardrails)
+        rows = prediction_rows(project, mixed_keys(project, user, limit, offset, share, keys))
+    else:
+        rows = next_superpixels(project, user, limit, offset, keys=keys)
     return blind(rows) if caller.blinded else rows
 
 
