@@ -225,6 +225,16 @@ async function main() {
         await settle();
         await shot('guided-07-strip.png');
 
+        // the help ('?') lists the film strip's keys next to the view's, and Esc closes it
+        await page.keyboard.press('?');
+        const guidedHelp = await page.locator('.h-hl-help .h-hl-help-guided').innerText();
+        check(['Enter, Space', 'Shift + Enter', 'PageDown', '1 – 9'].every((key) => guidedHelp.includes(key)) &&
+            (await page.locator('.h-hl-help .h-hl-help-all').innerText()).includes('Ctrl + Z'),
+        'the help lists the Guided keys (Enter, Shift + Enter, PageDown, 1 – 9) and Ctrl + Z', guidedHelp);
+        await shot('guided-07-help.png');
+        await page.keyboard.press('Escape');
+        await page.locator('.h-hl-help').waitFor({state: 'detached'});
+
         // timings: moving to the next card (prefetched picture) and to the next page, by keys
         const strip = async (key, count) => page.evaluate(async ([key, count]) => {
             const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
@@ -273,6 +283,25 @@ async function main() {
             stored[key].epoch === epoch1), `five guided labels with their hotkey category and epoch ${epoch1}`,
         guidedKeys.map((key) => stored[key]));
         await shot('guided-08-hotkeys.png');
+
+        // Ctrl-Z in the strip: the last card's label goes on the server, the card comes back focused with its
+        // picture and the strip's count goes up by one; its hotkey labels it again
+        const lastCard = guidedKeys[guidedKeys.length - 1];
+        const toLabel = async () => Number((await page.locator('.h-hl-film-title').innerText()).match(/^(\d+)/)[1]);
+        const countBefore = await toLabel();
+        const undoCard = page.waitForResponse((resp) => resp.url().includes(`/${project}/label/undo`));
+        await page.keyboard.press('Control+z');
+        check((await undoCard).status() === 200, 'Ctrl-Z in the strip posts the undo');
+        await until('the undone card back in the strip, focused, with its picture', async () => (await focusedKey()) === lastCard, 30000);
+        check(!(lastCard in await myLabels()), 'the server no longer holds the undone card\'s label');
+        check(await toLabel() === countBefore + 1, `the strip counts ${countBefore + 1} cards to label again`);
+        await shot('guided-08-undo-card.png');
+        await page.keyboard.press(guidedCategory[lastCard] === tumor ? '1' : '2');
+        await until('the card labeled again', async () => {
+            const labels = await myLabels();
+            return labels[lastCard] && labels[lastCard].categoryId === guidedCategory[lastCard];
+        });
+        stored = await myLabels();
 
         // 8. a retrain while labeling: the strip stays usable, then refreshes to epoch 2
         await page.click('.h-hl-training-retrain');

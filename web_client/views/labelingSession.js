@@ -33,6 +33,7 @@ export default class LabelingSession {
         this.painter = new Painter();
         this.boxes = new SuperpixelBoxes();
         this.watcher = new Vue();
+        this._pending = new Set(); // unwatch functions of _when
         events.on('query:hlProject', this.setProject, this);
         events.on('h:imageOpened', (model) => {
             this.renderedItemId = model ? model.id : null;
@@ -82,13 +83,42 @@ export default class LabelingSession {
         }
         this.close();
         this.projectId = projectId;
-        openProject(projectId).always(() => this._mountPanel()).done(() => {
-            if (this.projectId === projectId) {
-                overlay.labelSource = canWrite() ? 'mine' : 'everyone';
-                overlay.brush = false;
-                this._openSlide();
+        if (store.project && store.project._id !== projectId) { // another project's data must not show meanwhile
+            Object.assign(store, {project: null, status: null, categories: []});
+        }
+        // The panel shows once the project is known and fills in as the other requests answer; the overlay
+        // starts once the slides' status is in: neither waits for every opening request.
+        this._when(() => this._projectKnown(projectId), () => this._mountPanel());
+        this._when(() => this._statusKnown(projectId), () => {
+            overlay.labelSource = canWrite() ? 'mine' : 'everyone';
+            overlay.brush = false;
+            this._openSlide();
+        });
+        openProject(projectId).fail(() => this.projectId === projectId && this._mountPanel());
+    }
+
+    _projectKnown(projectId) {
+        return this.projectId === projectId && !!store.project && store.project._id === projectId;
+    }
+
+    _statusKnown(projectId) {
+        return this._projectKnown(projectId) && !!store.status && store.status.projectId === projectId;
+    }
+
+    // Run `then` once `condition` holds (now or later); close() drops what has not run yet.
+    _when(condition, then) {
+        if (condition()) {
+            then();
+            return;
+        }
+        const unwatch = this.watcher.$watch(condition, (holds) => {
+            if (holds) {
+                unwatch();
+                this._pending.delete(unwatch);
+                then();
             }
         });
+        this._pending.add(unwatch);
     }
 
     _mountPanel() {
@@ -117,6 +147,10 @@ export default class LabelingSession {
         const viewerWidget = this.imageView.viewerWidget;
         if (!this.projectId || !store.project || !store.itemId || !viewerWidget || !viewerWidget.viewer) {
             overlay.slide = {state: 'none', itemId: null, message: ''};
+            return;
+        }
+        if (!this._statusKnown(this.projectId)) { // setProject opens the slide when the status is in
+            overlay.slide = {state: 'loading', itemId: store.itemId, message: 'Loading the project…'};
             return;
         }
         const slide = this._slideStatus();
@@ -302,6 +336,8 @@ export default class LabelingSession {
     /** Leave the project: panel and overlay go, the image view stays. */
     close() {
         this._closeSlide(false);
+        this._pending.forEach((unwatch) => unwatch());
+        this._pending.clear();
         this.projectId = null;
         this.pendingCenter = null;
         overlay.slide = {state: 'none', itemId: null, message: ''};
