@@ -146,6 +146,19 @@ export function refreshAnnotations(projectId, itemIds) {
     return call('POST', `${BASE}/project/${projectId}/annotations`, itemIds ? {itemIds: JSON.stringify(itemIds)} : {});
 }
 
+// annotation studies (docs/studies.md)
+export function getStudy(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/study`);
+}
+
+export function dashboard(projectId, params) {
+    return call('GET', `${BASE}/project/${projectId}/dashboard`, params);
+}
+
+export function agreement(projectId, params) {
+    return call('GET', `${BASE}/project/${projectId}/agreement`, params);
+}
+
 // Girder
 export function getJob(jobId) {
     return call('GET', `job/${jobId}`);

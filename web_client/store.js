@@ -15,6 +15,7 @@ const store = Vue.observable({
     categories: [], // GET project/{id}/category, in display order
     counts: {categories: {}, total: {mine: 0, everyone: 0}}, // GET project/{id}/label/counts
     status: null, // GET project/{id}/status
+    study: null, // GET project/{id}/study: roles, options and `me` (the caller's roles, capabilities, blinding)
     itemId: null, // the slide open in the viewer
     activeCategoryId: null, // what a click or a stroke labels with
     mode: 'label', // 'label' | 'guided' | 'review'
@@ -82,16 +83,31 @@ function loadStatus() {
     }).fail((xhr) => showError('Loading the project status failed', xhr));
 }
 
-// Open a project: the project, its categories, counts and status.
+function loadStudy() {
+    return rest.getStudy(store.project._id).done((study) => {
+        store.study = study;
+    }).fail((xhr) => showError('Loading the study failed', xhr));
+}
+
+// Whether the study document gives the current user this capability (label, review, run, export, manage,
+// monitor: docs/studies.md); false until it has loaded.
+function can(capability) {
+    return !!store.study && store.study.me.capabilities.includes(capability);
+}
+
+// Open a project: the project, its categories, counts, status and study.
 function openProject(projectId) {
     return rest.getProject(projectId).then((project) => {
+        if (!store.project || store.project._id !== project._id) {
+            store.study = null;
+        }
         store.project = project;
-        return $.when(loadCategories(), loadCounts(), loadStatus());
+        return $.when(loadCategories(), loadCounts(), loadStatus(), loadStudy());
     }).fail((xhr) => showError('Opening the project failed', xhr));
 }
 
 export {
     ACCESS, bus, accessLevel, canWrite, isAdmin, currentUser, showError, clearError, usableCategories,
-    loadCategories, loadCounts, loadStatus, openProject
+    loadCategories, loadCounts, loadStatus, loadStudy, can, openProject
 };
 export default store;
