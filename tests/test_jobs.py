@@ -268,8 +268,10 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     assert len(batch) == 10
     assert not {b['superpixel'] for b in batch} & set(upper + lower + [middle])  # my labels are not asked again
     assert {b['categoryId'] for b in batch} <= {tumor['_id'], stroma['_id']}
-    certainties = [b['certainty'] for b in batch]
-    assert certainties == sorted(certainties)  # confidence: least confident first
+    assert status['model']['strategy'] == 'batchbald'  # the default: its 20 picks head the ranking
+    after_head = boundServer.request(path + '/next', user=admin, params={'limit': 10, 'offset': 20}).json
+    certainties = [b['certainty'] for b in after_head]
+    assert len(certainties) == 10 and certainties == sorted(certainties)  # then by BALD: most informative first
     predictions = boundServer.request(path + '/slide/%s/predictions' % slide['itemId'], user=admin).json
     assert len(predictions['predicted']) == slide['superpixelCount']
     assert Project().load(project['_id'], force=True)['trainingEpoch'] == 1
@@ -308,6 +310,10 @@ def test_segment_featurize_train_then_serve_a_ranked_batch(boundServer, worker, 
     status = boundServer.request(path + '/status', user=admin).json
     assert status['epoch'] == 2 and status['training']['status'] == 'done' and status['model']['labels'] == 31
     assert len(boundServer.request(path + '/next', user=admin, params={'limit': 5}).json) == 5
+    quality = boundServer.request(path + '/quality', user=admin).json  # posted by the CLI after publishing
+    assert 'Published epoch 2; cross-validated macro-F1 ' in result.stdout
+    assert quality['current']['epoch'] == 2 and quality['current']['labels'] == 31
+    assert [point['epoch'] for point in quality['curve']] == [1, 2]
 
 
 @pytest.mark.plugin('histomics_label')

@@ -17,7 +17,7 @@ def test_create_project_from_a_folder(server, admin, slide_item):
     project = resp.json
     assert project['name'] == 'Study'  # the folder's name
     assert project['settings']['radius'] == 80 and project['settings']['modelKind'] == 'linear'
-    assert project['settings']['certaintyMetric'] == 'confidence'  # defaults fill the rest
+    assert project['settings']['certaintyMetric'] == 'batchbald'  # defaults fill the rest
     assert project['_accessLevel'] == 2
     status = server.request('/histomics_label/project/%s/status' % project['_id'], user=admin).json
     assert [s['name'] for s in status['slides']] == ['CMU-1-Small-Region.svs']

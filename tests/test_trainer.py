@@ -124,6 +124,33 @@ def stored_predictions(project, slide):
     return Prediction().slide_arrays(Project().load(project['_id'], force=True), slide)
 
 
+def labeled_two_slide_project(server, admin, name, sizes, counts, tmp_path):
+    """A project of two synthetic slides whose first ``counts[i]`` superpixels of slide i are labeled;
+    returns (project, features, category ids, slide items)."""
+    project, features, category_ids = make_project(admin, name, sizes, tmp_path)
+    items = slide_items(project)
+    for index, count in enumerate(counts):
+        label(server, admin, project, items[index], range(0, count), category_ids)
+    return project, features, category_ids, items
+
+
+def check_first_quality(server, admin, project, manifest, quality):
+    """``GET quality`` of a project whose first epoch was just measured holds exactly ``quality`` (the core's
+    cross-validation of ``manifest``); returns the response."""
+    resp = server.request('/histomics_label/project/%s/quality' % project['_id'], user=admin)
+    assertStatusOk(resp)
+    current, labels = resp.json['current'], len(manifest['labels'])
+    assert current['epoch'] == 1 and current['labels'] == labels and current['evaluated'] == labels
+    assert current['folds'] == 5 and current['method'] == 'cross-validation'
+    assert current['categoryIds'] == [manifest['categories'][c] for c in quality['classes']]
+    assert current['confusion'] == quality['confusion']
+    assert current['accuracy'] == pytest.approx(quality['accuracy'])
+    assert current['macroF1'] == pytest.approx(quality['macroF1'])
+    assert resp.json['curve'] == [{'epoch': 1, 'labels': labels, 'accuracy': current['accuracy'],
+                                   'macroF1': current['macroF1']}]
+    return resp
+
+
 @pytest.fixture
 def trainer_cache():
     from histomics_label.jobs import trainer
@@ -141,10 +168,8 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
 
     from histomics_label.models.slide import ProjectSlide
 
-    project, features, category_ids = make_project(admin, 'resident', (300, 200), tmp_path)
-    items = slide_items(project)
-    label(boundServer, admin, project, items[0], range(0, 40), category_ids)
-    label(boundServer, admin, project, items[1], range(0, 24), category_ids)
+    project, features, _, items = labeled_two_slide_project(boundServer, admin, 'resident', (300, 200), (40, 24),
+                                                            tmp_path)
     job = train(boundServer, admin, project)
     assert job['type'] == 'histomics_label.resident_trainer'
     assert Job().load(job['_id'], force=True)['histomicsLabel'] == {
@@ -175,28 +200,99 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
         assert np.allclose(certainty, expected['certainty'][rows], atol=2e-3)
         truth = np.arange(len(rows)) % 4
         assert (predicted == truth).mean() > 0.95
+    # the default strategy: BatchBALD's picks head the queue, then the rest by BALD (certainty = minus BALD)
+    assert manifest['strategy'] == state['model']['strategy'] == 'batchbald'
     batch = boundServer.request('/histomics_label/project/%s/next' % project['_id'], user=admin,
-                                params={'limit': 20}).json
-    assert len(batch) == 20 and all(b['superpixel'] >= (40 if b['itemId'] == str(items[0]) else 24)
+                                params={'limit': 30}).json
+    assert len(batch) == 30 and all(b['superpixel'] >= (40 if b['itemId'] == str(items[0]) else 24)
                                     for b in batch)
-    assert [b['certainty'] for b in batch] == sorted(b['certainty'] for b in batch)
+    head = [(str(items[expected['slide_index'][row]]), int(expected['superpixel'][row]))
+            for row in expected['ranking'][:20]]
+    assert [(b['itemId'], b['superpixel']) for b in batch[:20]] == head
+    assert [b['certainty'] for b in batch[20:]] == sorted(b['certainty'] for b in batch[20:])
 
     # the epoch's quality, as the core computes it, with metrics equal to scikit-learn's
-    resp = boundServer.request('/histomics_label/project/%s/quality' % project['_id'], user=admin)
-    assertStatusOk(resp)
+    resp = check_first_quality(boundServer, admin, project, manifest, quality)
     current = resp.json['current']
-    assert current['epoch'] == 1 and current['labels'] == 64 and current['folds'] == 5
-    assert current['method'] == 'cross-validation'
-    assert current['categoryIds'] == [manifest['categories'][c] for c in quality['classes']]
-    assert current['confusion'] == quality['confusion']
-    assert current['accuracy'] == pytest.approx(quality['accuracy']) and current['evaluated'] == 64
-    assert resp.json['curve'] == [{'epoch': 1, 'labels': 64, 'accuracy': current['accuracy'],
-                                   'macroF1': current['macroF1']}]
     assert resp.json['stop']['flat'] is False and resp.json['epoch'] == 1
     documented = documented_examples()['Model quality']  # docs/api.md shows exactly these keys
     assert set(resp.json) == set(documented) and set(current) == set(documented['current'])
     assert set(resp.json['curve'][0]) == set(documented['curve'][0])
     assert set(resp.json['stop']) == set(documented['stop'])
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_kind_without_mc_dropout_ranks_by_margin_and_says_so(boundServer, worker, admin, tmp_path,  # noqa: F811
+                                                               trainer_cache, fsAssetstore):
+    """BatchBALD (the default) needs MC-dropout samples; logistic regression has none: the epoch ranks by
+    margin, its job log says why, and the project's model names the strategy that ranked it."""
+    from girder_jobs.constants import JobStatus
+
+    from histomics_label.core.acquisition import certainty
+    from histomics_label.models.project import Project
+
+    project, features, category_ids = make_project(admin, 'no-mc', (300,), tmp_path)
+    project = Project().update_settings(project, {'modelKind': 'logistic'})
+    assert project['settings']['certaintyMetric'] == 'batchbald'
+    label(boundServer, admin, project, slide_items(project)[0], range(0, 40), category_ids)
+    job = wait_for_job(train(boundServer, admin, project)['_id'])
+    log = ''.join(job['log'])
+    assert job['status'] == JobStatus.SUCCESS, log
+    assert ('Strategy batchbald needs MC-dropout samples and model kind logistic has no dropout: ranked by '
+            'margin instead.') in log
+    state = status(boundServer, admin, project)
+    assert state['model']['strategy'] == 'margin'
+    assert Project().load(project['_id'], force=True)['settings']['certaintyMetric'] == 'batchbald'
+    batch = boundServer.request('/histomics_label/project/%s/next' % project['_id'], user=admin,
+                                params={'limit': 20}).json
+    margins = [b['certainty'] for b in batch]
+    assert margins == sorted(margins)  # smallest margin first
+    _, expected, _ = expected_epoch(project, features)
+    assert np.allclose(expected['certainty'], certainty(expected['probabilities'], 'margin'), atol=1e-6)
+    first = expected['ranking'][0]
+    assert (batch[0]['superpixel'], batch[0]['certainty']) == (
+        expected['superpixel'][first], pytest.approx(float(expected['certainty'][first]), abs=2e-3))
+
+
+@pytest.mark.plugin('histomics_label')
+def test_an_epoch_trained_as_a_train_and_predict_job_gets_its_quality(boundServer, worker, admin,  # noqa: F811
+                                                                        tmp_path, fsAssetstore):
+    """With the resident trainer off, the TrainAndPredict CLI job publishes the epoch and then posts the same
+    cross-validated quality the resident trainer would (core/quality.py through labeled_quality)."""
+    from girder.models.setting import Setting
+    from girder_jobs.constants import JobStatus
+
+    from histomics_label.settings import RESIDENT_TRAINER
+
+    Setting().set(RESIDENT_TRAINER, False)
+    project, features, _, _ = labeled_two_slide_project(boundServer, admin, 'job-quality', (200, 150), (30, 18),
+                                                        tmp_path)
+    job = train(boundServer, admin, project)
+    assert job['type'] == 'histomics_label.TrainAndPredict'
+    job = wait_for_job(job['_id'])
+    log = ''.join(job['log'])
+    assert job['status'] == JobStatus.SUCCESS, log
+    assert 'Published epoch 1; cross-validated macro-F1' in log
+    state = status(boundServer, admin, project)
+    assert state['epoch'] == 1 and state['model']['strategy'] == 'batchbald' and state['model']['labels'] == 48
+    manifest, _, quality = expected_epoch(project, features, np.float32)  # the CLI reads float32 features
+    assert len(manifest['labels']) == 48
+    check_first_quality(boundServer, admin, project, manifest, quality)
+
+
+@pytest.mark.plugin('histomics_label')
+def test_new_projects_default_to_batchbald_and_existing_ones_keep_theirs(server, admin, tmp_path, fsAssetstore):
+    from histomics_label.models.project import Project
+
+    project, _, _ = make_project(admin, 'default', (10,), tmp_path)
+    assert project['settings']['certaintyMetric'] == 'batchbald'
+    # a project created before the default changed stored the old default with its settings
+    Project().update({'_id': project['_id']}, {'$set': {'settings.certaintyMetric': 'confidence'}})
+    resp = server.request('/histomics_label/project/%s' % project['_id'], method='PUT', user=admin,
+                          params={'settings': json.dumps({'retrainInterval': 10})})
+    assertStatusOk(resp)
+    assert resp.json['settings']['certaintyMetric'] == 'confidence' and resp.json['settings']['retrainInterval'] == 10
+    assert Project().load(project['_id'], force=True)['settings']['certaintyMetric'] == 'confidence'
 
 
 @pytest.mark.plugin('histomics_label')

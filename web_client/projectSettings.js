@@ -10,7 +10,7 @@ const DEFAULTS = {
     patchSize: 64,
     modelKind: 'mlp',
     modelBackend: '',
-    certaintyMetric: 'confidence',
+    certaintyMetric: 'batchbald',
     retrainInterval: 0
 };
 
@@ -63,6 +63,9 @@ function settingsFromForm(form) {
         retrainInterval: Number(form.retrainInterval),
         featureKind: cnn ? 'patches' : 'embedding'
     };
+    if (form.knownAnswerShare !== undefined) { // only when the project has it (the setup form does not offer it)
+        settings.knownAnswerShare = Number(form.knownAnswerShare);
+    }
     if (cnn) {
         settings.patchSize = Number(form.patchSize);
     } else {

@@ -21,16 +21,23 @@ from .classifiers import make_classifier
 from .feature_blocks import FeatureBlocks
 from .quality import MAX_FOLDS, epoch_quality
 
-#: strategies that cannot rank a million items at once pick this many, the rest follow by certainty
-EXPENSIVE_TOP = {'batchbald': 100, 'coreset': 2000, 'class_balanced': 2000}
+#: strategies that cannot rank a million items at once pick this many, the rest follow by certainty. BatchBALD
+#: picks one batch of the active-learning benchmark (20, more than the film strip's page of 12): its greedy
+#: picks do not depend on how many are asked for, so these are the first 20 of any longer BatchBALD ranking, at
+#: ~0.3 s of CPU instead of ~1.6 s for 100 (docs/benchmarks.md, "Retraining")
+EXPENSIVE_TOP = {'batchbald': 20, 'coreset': 2000, 'class_balanced': 2000}
 #: candidates an expensive strategy chooses from on a large project: BatchBALD the highest-BALD ones (its
 #: greedy joint costs O(candidates) per pick), coreset a seeded random sample (it needs their embeddings)
 CANDIDATE_POOL = {'batchbald': 1000, 'coreset': 5000}
 PREDICT_ROWS = 16384
+#: what ranks instead of a strategy that needs MC-dropout samples when the model gives none (the active-learning
+#: benchmark's best cheap strategy)
+NO_MC_FALLBACK = 'margin'
 
 
 def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp', backend=None,
-                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None, threads=None):
+                      strategy='confidence', mc_samples=20, seed=0, model_params=None, timings=None, threads=None,
+                      info=None):
     """Train a classifier and predict every superpixel.
 
     :param slides: ``{slide_index: (ids, X)}``: superpixel ids and their features (embeddings or patches),
@@ -39,6 +46,8 @@ def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp',
     :param timings: a dict that receives the seconds spent to ``fit``, ``predict`` and ``rank``.
     :param threads: blocks of superpixels predicted at once (numpy and torch release the GIL; results do
         not depend on it); default: one per core.
+    :param info: a dict that receives ``strategy``, the strategy that ranked the epoch, and ``note``, a
+        sentence saying why it is not ``strategy`` (None when it is).
     :returns: ``(arrays, model)``; ``arrays`` has slide_index, superpixel, predicted, probabilities,
         certainty and ranking.
     """
@@ -52,10 +61,9 @@ def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp',
                             seed=seed, **(model_params or {}))
     with _timed(timings, 'fit'):
         model.fit(features.take(rows), labels[:, 2])
-    use_mc = bool(mc_samples) and model.supports_mc and float(model.params.get('dropout', 0)) > 0
-    mc_samples = int(mc_samples) if use_mc else 0
-    if strategy in ('bald', 'batchbald') and not use_mc:
-        strategy = 'margin'  # a model without dropout has no MC samples to measure disagreement with
+    strategy, mc_samples, note = ranking_strategy(strategy, model, model_kind, mc_samples)
+    if info is not None:
+        info.update(strategy=strategy, note=note)
     with _timed(timings, 'predict'):
         mean, certainty = predict_all(model, features, strategy if strategy in CERTAINTY_METRICS else 'confidence',
                                       mc_samples, threads or os.cpu_count() or 1)
@@ -66,6 +74,19 @@ def train_and_predict(slides, labels, categories, excluded=(), model_kind='mlp',
         'slide_index': features.slide_index, 'superpixel': features.superpixel, 'predicted': full.argmax(axis=1),
         'probabilities': full, 'certainty': certainty.astype(np.float32), 'ranking': ranking}
     return arrays, model
+
+
+def ranking_strategy(strategy, model, model_kind, mc_samples):
+    """``(strategy, mc_samples, note)`` an epoch of a fitted ``model`` ranks with: MC samples only from a
+    model with dropout; BALD and BatchBALD, which measure the disagreement between MC samples, fall back to
+    ``NO_MC_FALLBACK`` without them, and ``note`` says so (None otherwise)."""
+    has_dropout = model.supports_mc and float(model.params.get('dropout', 0)) > 0
+    mc_samples = int(mc_samples) if mc_samples and has_dropout else 0
+    if strategy not in ('bald', 'batchbald') or mc_samples:
+        return strategy, mc_samples, None
+    why = 'MC-dropout sampling is off (0 samples)' if has_dropout else 'model kind %s has no dropout' % model_kind
+    return NO_MC_FALLBACK, 0, 'Strategy %s needs MC-dropout samples and %s: ranked by %s instead.' % (
+        strategy, why, NO_MC_FALLBACK)
 
 
 @contextlib.contextmanager

@@ -22,10 +22,11 @@ import time
 import numpy as np
 from girder_worker.app import app
 
+from ..cli.epoch_quality import macro_f1_text, post_quality
 from ..core.feature_blocks import FeatureBlocks
 from ..core.feature_cache import FeatureCache
 from ..core.features.store import read_features
-from ..core.training import labeled_quality, train_and_predict
+from ..core.training import train_and_predict
 
 MC_SAMPLES = 20
 _cache = None
@@ -93,26 +94,29 @@ def run_epoch(client, project_id, epoch, options, report=None):
     timings['manifest'] = time.perf_counter() - start
     features, loaded = _features(client, manifest, options, report)
     timings['features'] = time.perf_counter() - start - timings['manifest']
+    info = {}
     arrays, model = train_and_predict(
         features, manifest['labels'], manifest['categories'], excluded=manifest.get('excluded', []),
         model_kind=manifest['modelKind'], backend=manifest.get('modelBackend') or None,
         strategy=manifest['strategy'], mc_samples=options.get('mcSamples', MC_SAMPLES),
-        seed=manifest.get('seed', 0), timings=timings)
-    report.progress(0.7, 'Trained on %d labels; predicted %d superpixels' % (model.training_size, features.n))
+        seed=manifest.get('seed', 0), timings=timings, info=info)
+    if info['note']:
+        report.log(info['note'])
+    report.progress(0.7, 'Trained on %d labels; predicted %d superpixels; ranked by %s' % (
+        model.training_size, features.n, info['strategy']))
     mark = time.perf_counter()
-    upload = _publish(client, path, manifest, arrays, model)
+    upload = _publish(client, path, manifest, arrays, model, info['strategy'])
     timings['publish'] = time.perf_counter() - mark
     timings['visible'] = time.perf_counter() - start
     report.progress(0.85, 'Published epoch %d; cross-validating its quality' % epoch)
     client.delete('item/%s' % upload['itemId'])  # stored in the database now; an upload per epoch would pile up
     mark = time.perf_counter()
-    quality = _post_quality(client, path, manifest, features, report)
+    quality = post_quality(client, project_id, manifest, features, report.log)
     timings['quality'] = time.perf_counter() - mark
     report.log('Epoch %d: %d superpixels (%d slides, %d features files loaded, %d cached), %d labels; %s' % (
         epoch, features.n, len(manifest['slides']), loaded, len(manifest['slides']) - loaded,
         len(manifest['labels']), ', '.join('%s %.3f s' % item for item in timings.items())))
-    report.progress(1, 'Epoch %d published; cross-validated macro-F1 %s' % (
-        epoch, 'n/a' if quality is None or quality['macroF1'] is None else '%.3f' % quality['macroF1']))
+    report.progress(1, 'Epoch %d published; cross-validated macro-F1 %s' % (epoch, macro_f1_text(quality)))
     return timings
 
 
@@ -145,9 +149,9 @@ def _download(client, file_id):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _publish(client, path, manifest, arrays, model):
-    """Upload the predictions (compact dtypes) and the model to the data folder, then publish the epoch;
-    returns the predictions' file."""
+def _publish(client, path, manifest, arrays, model, strategy):
+    """Upload the predictions (compact dtypes) and the model to the data folder, then publish the epoch (its
+    model summary naming the ``strategy`` that ranked it); returns the predictions' file."""
     rows = len(arrays['superpixel'])
     index_type = np.int32 if rows < 2 ** 31 and arrays['superpixel'].max(initial=0) < 2 ** 31 else np.int64
     buffer = io.BytesIO()
@@ -169,25 +173,5 @@ def _publish(client, path, manifest, arrays, model):
         shutil.rmtree(workdir, ignore_errors=True)
     client.post('%s/epoch/%d/predictions' % (path, epoch), parameters={
         'fileId': predictions['_id'], 'modelFileId': model_file['_id'],
-        'model': json.dumps(manifest['model'])})
+        'model': json.dumps(dict(manifest['model'], strategy=strategy))})
     return predictions
-
-
-def _post_quality(client, path, manifest, features, report):
-    """Cross-validate the epoch's model kind on its labels and store the result with the epoch. The epoch is
-    published already: a failure here is logged, not raised. Returns the quality or None."""
-    try:
-        quality = labeled_quality(features, manifest['labels'], manifest['categories'],
-                                  manifest.get('excluded', []), manifest['modelKind'],
-                                  manifest.get('modelBackend') or None, manifest.get('seed', 0))
-        client.post('%s/epoch/%d/quality' % (path, manifest['epoch']), json=_quality_body(quality, manifest))
-        return quality
-    except Exception as exc:
-        report.log('The quality estimate of epoch %d failed: %r' % (manifest['epoch'], exc))
-        return None
-
-
-def _quality_body(quality, manifest):
-    """What ``POST project/{id}/epoch/{n}/quality`` takes: the confusion over category ids."""
-    return {'categoryIds': [manifest['categories'][c] for c in quality['classes']],
-            'confusion': quality['confusion'], 'labels': quality['labels'], 'folds': quality['folds']}

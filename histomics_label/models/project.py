@@ -43,7 +43,7 @@ SETTINGS = {
     'modelKind': (str, 'mlp', lambda v: v in MODEL_KINDS, 'one of %s' % ', '.join(MODEL_KINDS)),
     'modelBackend': (str, '', lambda v: v in MODEL_BACKENDS + ('',),
                      'one of %s, or empty for the kind\'s default' % ', '.join(MODEL_BACKENDS)),
-    'certaintyMetric': (str, 'confidence', lambda v: v in STRATEGIES, 'one of %s' % ', '.join(STRATEGIES)),
+    'certaintyMetric': (str, 'batchbald', lambda v: v in STRATEGIES, 'one of %s' % ', '.join(STRATEGIES)),
     'retrainInterval': (int, 0, lambda v: 0 <= v <= 100000,
                         'retrain after this many new labels; 0 retrains only on request'),
     'knownAnswerShare': (float, 0.0, lambda v: 0 <= v <= 0.5,

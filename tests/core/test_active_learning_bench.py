@@ -140,7 +140,7 @@ def test_batch_equals_the_top_of_the_product_ranking():
             rankings.append(arrays['ranking'][:8].tolist())
         assert rankings[0] == rankings[1]
         assert not set(rankings[0]) & set(range(15))
-    assert training.EXPENSIVE_TOP['batchbald'] == 100  # restored
+    assert training.EXPENSIVE_TOP['batchbald'] == 20  # restored
 
 
 def test_summary_arithmetic():

@@ -1,7 +1,11 @@
 """A training epoch over several slides: predictions for every superpixel and an acquisition ranking."""
+from unittest import mock
+
 import numpy as np
 import pytest
 
+from histomics_label.core import training
+from histomics_label.core.acquisition import certainty
 from histomics_label.core.training import train_and_predict
 
 
@@ -40,6 +44,49 @@ def test_cheap_strategies_rank_least_certain_first():
                                   model_kind='linear', strategy='confidence')
     head = arrays['ranking'][:50]
     assert np.all(np.diff(arrays['certainty'][head]) >= 0)
+
+
+def test_batchbald_ranks_the_previous_head_then_bald_order():
+    """The default's head is the first 20 picks of the former 100-pick BatchBALD (the same greedy run, the
+    same seeded configuration draws); every other unlabeled row follows by BALD, most informative first."""
+    slides = two_slides(2, per_slide=600)
+    labels = [(0, i, i % 3) for i in range(9)]
+    assert training.EXPENSIVE_TOP['batchbald'] == 20
+    arrays, _ = train_and_predict(slides, labels, ['a', 'b', 'c'], strategy='batchbald', seed=3)
+    with mock.patch.dict(training.EXPENSIVE_TOP, {'batchbald': 100}):
+        before, _ = train_and_predict(slides, labels, ['a', 'b', 'c'], strategy='batchbald', seed=3)
+    ranking, top = arrays['ranking'], training.EXPENSIVE_TOP['batchbald']
+    assert ranking[:top].tolist() == before['ranking'][:top].tolist()
+    assert ranking[top:100].tolist() != before['ranking'][top:100].tolist()  # the old head went on greedily
+    rest = ranking[top:-len(labels)]
+    assert np.all(np.diff(arrays['certainty'][rest]) >= 0)  # certainty is minus BALD: least certain first
+    assert ranking[top] == min(set(range(1200)) - set(ranking[:top]) - set(range(9)),
+                               key=lambda row: (arrays['certainty'][row], row))
+
+
+@pytest.mark.parametrize('kind,mc_samples,why', [('logistic', 20, 'model kind logistic has no dropout'),
+                                                  ('mlp', 0, 'MC-dropout sampling is off (0 samples)')])
+@pytest.mark.parametrize('strategy', ['batchbald', 'bald'])
+def test_without_mc_samples_batchbald_falls_back_to_margin_and_says_so(kind, mc_samples, why, strategy):
+    slides = two_slides(4)
+    labels = [(0, i, i % 3) for i in range(15)]
+    info = {}
+    arrays, _ = train_and_predict(slides, labels, ['a', 'b', 'c'], model_kind=kind, strategy=strategy,
+                                  mc_samples=mc_samples, info=info)
+    assert info == {'strategy': 'margin', 'note': 'Strategy %s needs MC-dropout samples and %s: ranked by '
+                                                  'margin instead.' % (strategy, why)}
+    margin, _ = train_and_predict(slides, labels, ['a', 'b', 'c'], model_kind=kind, strategy='margin',
+                                  mc_samples=mc_samples, info=info)
+    assert arrays['ranking'].tolist() == margin['ranking'].tolist()
+    assert np.allclose(arrays['certainty'], certainty(arrays['probabilities'][:, :3], 'margin'), atol=1e-6)
+    assert info == {'strategy': 'margin', 'note': None}  # margin itself needs nothing
+
+
+def test_an_mc_model_ranks_by_batchbald_without_a_note():
+    info = {}
+    train_and_predict(two_slides(5), [(0, i, i % 3) for i in range(15)], ['a', 'b', 'c'], strategy='batchbald',
+                      mc_samples=8, info=info)
+    assert info == {'strategy': 'batchbald', 'note': None}
 
 
 def test_bad_training_input():
