@@ -13,8 +13,7 @@ import subprocess
 import girder_client
 
 from conftest import ARTIFACTS
-from test_demo_browser import BROWSER_DIR, demo  # noqa: F401 (the demo server fixture)
-from test_guided_labeling_browser import segmented_project
+from test_demo_browser import BROWSER_DIR, demo, wait_for_job  # noqa: F401 (the demo server fixture)
 
 PASSWORD = 'study-password'
 #: login -> (first name, last name, role)
@@ -41,9 +40,13 @@ def seed_study(url, admin, folder):
     """Roles, one assignment of a shared sample to the three raters, and their (partly disagreeing) labels.
     Returns the project."""
     people = make_people(admin, folder)
-    project, _ = segmented_project(admin, folder)
+    project = admin.post('histomics_label/project', parameters={
+        'folderId': folder['_id'], 'name': 'Colon study', 'settings': json.dumps({'radius': 50})})
     path = 'histomics_label/project/%s/' % project['_id']
-    admin.put(path[:-1], parameters={'name': 'Colon study'})
+    # superpixels are all the study needs: the features job that follows runs on without being waited for
+    for job in admin.post(path + 'segment'):
+        assert wait_for_job(admin, job['_id'])['status'] == 3, job
+    assert admin.get(path + 'status')['slides'][0]['segmented']
     categories = [admin.post(path + 'category', parameters={'name': name})['_id'] for name in CATEGORIES]
     admin.put(path + 'study', json={'roles': {people[login]['_id']: [role] for login, (_, _, role) in PEOPLE.items()}})
     admin.post(path + 'assignment', json={'name': 'Round 1', 'userIds': [people[login]['_id'] for login in RATERS],
@@ -98,6 +101,7 @@ def test_lead_sees_the_study_tab(demo):  # noqa: F811
     assert shown['users'] == sorted(user['name'] for user in board['users'])
     for name in ('study-dashboard.png', 'study-agreement.png'):
         assert os.path.getsize(os.path.join(ARTIFACTS, name)) > 20000, name
+    assert lead['refreshStatus'] == 200
     assert lead['errors'] == [], lead['errors']
 
     trainee = browse(demo['url'], 'cara', project, slide, 'no-study')

@@ -2,8 +2,8 @@
 // Usage: node study.mjs BASE_URL LOGIN PASSWORD PROJECT_ID ITEM_ID ARTIFACT_DIR EXPECT
 // EXPECT 'study': open the Study tab, read the figures it shows (dashboard totals and raters, Fleiss' kappa,
 // Krippendorff's alpha, Cohen's kappa per pair) and save ARTIFACT_DIR/study-dashboard.png (the view) and
-// study-agreement.png (the agreement panel). EXPECT 'no-study': the panel must have no Study tab. Prints a JSON summary as its last
-// line: {tabs, shown, errors}.
+// study-agreement.png (the agreement panel). EXPECT 'no-study': the panel must have no Study tab.
+// Prints a JSON summary as its last line: {tabs, shown, refreshStatus (the Refresh button's request), errors}.
 import path from 'node:path';
 import {chromium} from 'playwright-core';
 
@@ -54,7 +54,8 @@ async function readStudyTab(page) {
 
 async function main() {
     const token = await authenticate();
-    const browser = await chromium.launch({executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_FLAGS});
+    const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+    const browser = await chromium.launch({executablePath, args: CHROMIUM_FLAGS});
     const errors = [];
     const summary = {};
     try {
@@ -80,6 +81,10 @@ async function main() {
             await page.waitForLoadState('networkidle').catch(() => null);
             summary.shown = await readStudyTab(page);
             console.log(`shown: ${JSON.stringify(summary.shown)}`);
+            const refreshed = page.waitForResponse((resp) => resp.url().includes(`/project/${projectId}/dashboard`));
+            await page.click('.h-hl-dashboard .h-hl-live-refresh');
+            summary.refreshStatus = (await refreshed).status();
+            await page.waitForSelector('.h-hl-dashboard .h-hl-live-refresh:not([disabled])');
             // the whole view (dashboard beside the slide), then the agreement panel alone
             await page.screenshot({path: path.join(artifacts, 'study-dashboard.png')});
             await page.locator('.h-hl-agreement').screenshot({path: path.join(artifacts, 'study-agreement.png')});
