@@ -92,7 +92,10 @@ def free_port():
 @contextlib.contextmanager
 def demo(port, data_dir, *options, timeout=180):
     """``devops/serve.py`` on ``port`` with its data in ``data_dir``/demo and its output in
-    ``data_dir``/serve.log, from when it serves (else exit with the log's tail) until Ctrl-C stops it."""
+    ``data_dir``/serve.log, from when it serves (else exit with the log's tail) until Ctrl-C stops it; children
+    it leaves running (its Redis, its Celery worker) are killed then."""
+    import psutil
+
     log_path = os.path.join(data_dir, 'serve.log')
     with open(log_path, 'w') as log:
         process = subprocess.Popen(
@@ -106,11 +109,14 @@ def demo(port, data_dir, *options, timeout=180):
             time.sleep(0.5)
         yield process
     finally:
+        children = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
         process.send_signal(signal.SIGINT)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+        for child in psutil.wait_procs(children, timeout=15)[1]:
+            child.kill()
 
 
 def report(result, path=None):

@@ -19,33 +19,18 @@ import pytest
 
 from conftest import ARTIFACTS, REPO, free_port
 
+sys.path.insert(0, os.path.join(REPO, 'benchmarks'))
+import girder_stack  # noqa: E402
+
 BROWSER_DIR = os.path.join(REPO, 'tests', 'browser')
 
 
 @pytest.fixture
 def demo(tmp_path):
+    """The demo server with its worker; the test stops it with Ctrl-C (if it does not get there, this does)."""
     port = free_port()
-    log_path = tmp_path / 'serve.log'
-    log = open(log_path, 'w')
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(REPO, 'devops', 'serve.py'), '--port', str(port),
-         '--data-dir', str(tmp_path / 'demo')], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while 'Press Ctrl-C to stop.' not in log_path.read_text():
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            pytest.fail('the demo did not start:\n%s' % log_path.read_text()[-3000:])
-        time.sleep(0.5)
-    yield {'process': process, 'url': 'http://127.0.0.1:%d' % port, 'log': log_path}
-    if process.poll() is None:  # the test failed before its Ctrl-C: stop the demo and its children anyway
-        children = psutil.Process(process.pid).children(recursive=True)
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        for child in psutil.wait_procs(children, timeout=15)[1]:
-            child.kill()
+    with girder_stack.demo(port, str(tmp_path)) as process:
+        yield {'process': process, 'url': 'http://127.0.0.1:%d' % port, 'log': tmp_path / 'serve.log'}
 
 
 def wait_for_job(client, job_id, timeout=180):
