@@ -3,9 +3,10 @@
 Starts ``devops/serve.py`` (embedded database, its own Redis and Celery worker), makes a labeler with write
 access on the demo folder and, as admin, a project with small superpixels (segmentation + features on the
 worker). Then tests/browser/guided_labeling.mjs drives chromium as the labeler through the Guided Labeling view
-(superpixels, two new categories, clicks and a stroke, undo, training, the film strip, hotkeys, a retrain while
-labeling, the review grid filtered by labeler), checks what the server stored after every step and saves a
-screenshot of each screen in test-artifacts/. Its timings (issue 10 item 7) go to
+(superpixels, two new categories, clicks and a stroke, undo, training, the film strip, the help listing the
+strip's keys, hotkeys, Ctrl-Z bringing the last card back to the strip, a retrain while labeling, the review grid
+filtered by labeler, HistomicsUI's job toast ending with the training job), checks what the server stored after
+every step and saves a screenshot of each screen in test-artifacts/. Its timings (issue 10 item 7) go to
 test-artifacts/guided_timings.json.
 """
 import json

@@ -141,10 +141,21 @@ export default class LabelingSession {
         return ((store.status && store.status.slides) || []).find((slide) => slide.itemId === store.itemId);
     }
 
+    // Whether the rendered slide is loading or shown already in this viewer (h:imageOpened and the project's
+    // status both open it: the second must not drop the first's requests and start again).
+    _showing(viewerWidget) {
+        const shown = this.shownSlide;
+        return !!this.slideToken && !!shown && shown.itemId === this.renderedItemId && !!viewerWidget &&
+            shown.viewer === viewerWidget.viewer && ['loading', 'ready'].includes(overlay.slide.state);
+    }
+
     _openSlide() {
+        const viewerWidget = this.imageView.viewerWidget;
+        if (this._showing(viewerWidget)) {
+            return;
+        }
         this._closeSlide(false);
         store.itemId = this.renderedItemId;
-        const viewerWidget = this.imageView.viewerWidget;
         if (!this.projectId || !store.project || !store.itemId || !viewerWidget || !viewerWidget.viewer) {
             overlay.slide = {state: 'none', itemId: null, message: ''};
             return;
@@ -172,6 +183,7 @@ export default class LabelingSession {
         }
         overlay.slide = {state: 'loading', itemId: store.itemId, message: 'Loading the superpixels…'};
         const token = this.slideToken = {};
+        this.shownSlide = {itemId: store.itemId, viewer: viewerWidget.viewer};
         const labels = new SlideLabels(store.project._id, store.itemId, slide.superpixelCount,
             (superpixels) => this.layer && this.layer.recolor(superpixels));
         const tiles = rest.tilesInfo(slide.segmentation.labelItemId)
