@@ -11,14 +11,17 @@
 
 Usage: build_client.py [--plugin-only] [--dev]
   --plugin-only re-copies our web_client into the staged node_modules and rebuilds only our bundle (~5 s);
-  it falls back to a full build when no full build has been staged yet.
+  it falls back to a full build when no full build has been staged yet, and first npm-installs the
+  dependencies of web_client/package.json that the staging lacks (added since its full build).
 """
 import argparse
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from girder.cli import build as girder_build
 from girder.constants import STATIC_ROOT_DIR
@@ -68,9 +71,45 @@ def full_build(env, dev=False):
     subprocess.check_call(command, env=env)
 
 
+def missing_dependencies():
+    """`name@version` of each dependency in our package.json that the staged node_modules lacks."""
+    with open(os.path.join(plugin_source(), 'package.json')) as f:
+        dependencies = json.load(f).get('dependencies', {})
+    return ['%s@%s' % (name, version) for name, version in sorted(dependencies.items())
+            if not os.path.isdir(os.path.join(STAGING, 'node_modules', *name.split('/')))]
+
+
+def install_missing_dependencies(env):
+    """npm-install the missing dependencies in a scratch folder, then move in the packages the staging lacks
+    (an install in the staging itself would rebuild its whole tree, under other builds' feet)."""
+    missing = missing_dependencies()
+    if not missing:
+        return
+    staged_modules = os.path.join(STAGING, 'node_modules')
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.check_call(['npm', 'install', '--no-save', '--no-package-lock', '--prefix', scratch] + missing,
+                              env=env)
+        modules = os.path.join(scratch, 'node_modules')
+        for package in _packages(modules):
+            target = os.path.join(staged_modules, package)
+            if not os.path.exists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.move(os.path.join(modules, package), target)
+
+
+def _packages(modules):
+    """The packages of a node_modules folder, scoped ones as `@scope/name`."""
+    for name in sorted(os.listdir(modules)):
+        if name.startswith('@'):
+            yield from (os.path.join(name, sub) for sub in sorted(os.listdir(os.path.join(modules, name))))
+        elif not name.startswith('.'):
+            yield name
+
+
 def plugin_build(env, dev=False):
     """Re-copy our client into node_modules (a symlink breaks vue-loader) and rebuild only its bundle."""
     target = os.path.join(STAGING, 'node_modules', *PLUGIN_NPM_NAME.split('/'))
+    install_missing_dependencies(env)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(plugin_source(), target, ignore=shutil.ignore_patterns('__pycache__', '*.py'))
     subprocess.check_call([

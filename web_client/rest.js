@@ -47,6 +47,10 @@ export function projectStatus(projectId) {
     return call('GET', `${BASE}/project/${projectId}/status`);
 }
 
+export function projectQuality(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/quality`);
+}
+
 export function syncSlides(projectId) {
     return call('POST', `${BASE}/project/${projectId}/slides`);
 }

@@ -1,0 +1,90 @@
+// Issue 11: the Model tab of the Guided Labeling panel, in Debian's chromium with playwright-core.
+// Usage: node model_quality.mjs BASE_URL LOGIN PASSWORD PROJECT_ID ITEM_ID ARTIFACT_DIR
+// Opens the project on its slide, switches to the Model tab, waits for the learning curve, then reads what the
+// page shows: the Chart.js chart's datasets (from the chart object of the LearningCurve component), the
+// figures, the confusion matrix, the stopping hint and the guardrail rows. Writes them to
+// ARTIFACT_DIR/model_quality_summary.json (the pytest compares them with the REST API) and saves
+// ARTIFACT_DIR/model-quality.png.
+import fs from 'node:fs';
+import path from 'node:path';
+import {chromium} from 'playwright-core';
+
+const [baseUrl, login, password, projectId, itemId, artifacts] = process.argv.slice(2);
+const CHROMIUM_FLAGS = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
+    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'
+];
+const LONG = 120000; // generous: a loaded 2-core machine
+
+async function token() {
+    const auth = Buffer.from(`${login}:${password}`).toString('base64');
+    const resp = await fetch(`${baseUrl}/api/v1/user/authentication`, {headers: {Authorization: `Basic ${auth}`}});
+    if (!resp.ok) {
+        throw new Error(`${login} could not log in: HTTP ${resp.status}`);
+    }
+    return (await resp.json()).authToken.token;
+}
+
+// Everything the Model tab shows, read from the page.
+function readModelTab() {
+    const text = (el) => (el ? el.textContent.trim().replace(/\s+/g, ' ') : null);
+    const chart = document.querySelector('.h-hl-learning-curve').__vue__.chart;
+    const matrix = document.querySelector('.h-hl-confusion');
+    const guardrails = document.querySelector('.h-hl-guardrail-table');
+    return {
+        chart: Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.data.map((p) => [p.x, p.y])])),
+        figures: Object.fromEntries(['accuracy', 'f1', 'evaluated', 'folds'].map(
+            (key) => [key, text(document.querySelector(`.h-hl-quality-${key}`))])),
+        matrix: {
+            columns: [...matrix.querySelectorAll('.h-hl-confusion-column')].map(text),
+            rows: [...matrix.querySelectorAll('.h-hl-confusion-row')].map(text),
+            cells: [...matrix.querySelectorAll('tbody tr')].map((row) => [...row.querySelectorAll('td')].map(
+                (cell) => Number(text(cell))))
+        },
+        stop: document.querySelector('.h-hl-quality-stop')
+            ? text(document.querySelector('.h-hl-quality-stop')).replace(/^The curve has flattened: /, '')
+            : null,
+        hint: text(document.querySelector('.h-hl-quality-hint')),
+        guardrails: guardrails
+            ? [...guardrails.querySelectorAll('tbody tr')].map((row) => {
+                const [name, known, accepted] = [...row.querySelectorAll('td')].map(text);
+                return {name, known, accepted, warning: row.classList.contains('h-hl-guardrail-warning')};
+            })
+            : null
+    };
+}
+
+async function main() {
+    fs.mkdirSync(artifacts, {recursive: true});
+    const girderToken = await token();
+    const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+    const browser = await chromium.launch({executablePath, args: CHROMIUM_FLAGS});
+    const errors = [];
+    try {
+        const context = await browser.newContext({viewport: {width: 1400, height: 1000}});
+        await context.addInitScript((t) => window.localStorage.setItem('girderToken', t), girderToken);
+        await context.addCookies([{name: 'girderToken', value: girderToken, url: baseUrl}]);
+        const page = await context.newPage();
+        page.setDefaultTimeout(LONG);
+        page.on('pageerror', (err) => errors.push(err.message));
+        await page.goto(`${baseUrl}/histomics#?image=${itemId}&hlProject=${projectId}`);
+        await page.click('.h-hl-labeling-panel .h-hl-tab-model');
+        await page.waitForSelector('.h-hl-learning-curve canvas');
+        await page.waitForSelector('.h-hl-confusion tbody tr');
+        await page.waitForLoadState('networkidle', {timeout: LONG}).catch(() => null);
+        const shown = await page.evaluate(readModelTab);
+        console.log(`chart: ${JSON.stringify(shown.chart)}`);
+        console.log(`figures: ${JSON.stringify(shown.figures)}`);
+        await page.screenshot({path: path.join(artifacts, 'model-quality.png')});
+        await page.locator('.h-hl-labeling-panel').screenshot({path: path.join(artifacts, 'model-quality-panel.png')});
+        const summary = JSON.stringify({...shown, errors}, null, 1);
+        fs.writeFileSync(path.join(artifacts, 'model_quality_summary.json'), summary);
+    } finally {
+        await browser.close();
+    }
+}
+
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});
