@@ -14,6 +14,7 @@ on alone; when the ranked queue runs out the remaining known-answer items follow
 The decided superpixels come from one bounded query on the reviews (at most ``POOL_SIZE`` verdicts), reused for
 ``POOL_TTL`` seconds: a new verdict joins the queue within that time.
 """
+import collections
 import hashlib
 import threading
 import time
@@ -46,32 +47,47 @@ def _seeds(project, user):
     return np.uint64(int.from_bytes(digest[:8], 'little')), np.uint64(int.from_bytes(digest[8:16], 'little'))
 
 
+Pool = collections.namedtuple('Pool', 'time keys own orders')
+
+
 def decided_pool(project):
-    """(superpixel keys, reviewer id strings) of up to ``POOL_SIZE`` verdicts that decided a superpixel (one
-    entry per verdict), cached ``POOL_TTL`` seconds per project and number of removed slides."""
+    """The decided superpixels of up to ``POOL_SIZE`` verdicts, cached ``POOL_TTL`` seconds per project and
+    number of removed slides: ``keys`` (sorted, distinct), ``own`` (reviewer id string -> keys they decided),
+    ``orders`` (per-user orders of ``keys``, filled as users ask)."""
     cache_key = (project['_id'], len(project.get('removedSlides') or ()))
     with _pools_lock:
-        cached = _pools.get(cache_key)
-    if cached is None or time.monotonic() - cached[0] > POOL_TTL:
+        pool = _pools.get(cache_key)
+    if pool is None or time.monotonic() - pool.time > POOL_TTL:
         index_of = {slide['itemId']: slide['index'] for slide in ProjectSlide().list(project)}
-        verdicts = [r for r in Review().collection.find(
-            {'projectId': project['_id'], 'categoryId': {'$ne': None}},
-            {'itemId': True, 'superpixel': True, 'reviewerId': True}).limit(POOL_SIZE) if r['itemId'] in index_of]
-        keys = superpixel_keys([index_of[r['itemId']] for r in verdicts], [r['superpixel'] for r in verdicts])
-        cached = (time.monotonic(), np.atleast_1d(keys), np.array([str(r['reviewerId']) for r in verdicts]))
+        own = collections.defaultdict(list)
+        for verdict in Review().collection.find(
+                {'projectId': project['_id'], 'categoryId': {'$ne': None}},
+                {'itemId': True, 'superpixel': True, 'reviewerId': True}).limit(POOL_SIZE):
+            if verdict['itemId'] in index_of:
+                own[str(verdict['reviewerId'])].append(
+                    int(superpixel_keys(index_of[verdict['itemId']], verdict['superpixel'])))
+        own = {reviewer: np.array(keys, dtype=np.int64) for reviewer, keys in own.items()}
+        keys = np.unique(np.concatenate(list(own.values()))) if own else np.zeros(0, dtype=np.int64)
+        pool = Pool(time.monotonic(), keys, own, {})
         with _pools_lock:
-            _pools[cache_key] = cached
-    return cached[1], cached[2]
+            _pools[cache_key] = pool
+    return pool
 
 
 def known_items(project, user, labeled, seed):
-    """The user's known-answer keys in their per-user order: decided, not labeled by them (``labeled``), not
-    decided by them."""
-    keys, reviewers = decided_pool(project)
-    own = keys[reviewers == str(user['_id'])]
-    keys = np.unique(keys)
-    keys = keys[~np.isin(keys, np.concatenate([np.asarray(labeled, dtype=np.int64), own]))]
-    return keys[np.argsort(_hash(keys.astype(np.uint64), seed), kind='stable')]
+    """The user's known-answer keys in their per-user order: decided, not labeled by them (``labeled``, an
+    int64 array), not decided by them. Costs O(labels x log(pool)) once the user's order is cached."""
+    pool = decided_pool(project)
+    if not len(pool.keys):
+        return pool.keys
+    order = pool.orders.get(seed)
+    if order is None:
+        order = pool.orders[seed] = np.argsort(_hash(pool.keys.astype(np.uint64), seed), kind='stable')
+    skip = np.concatenate([labeled, pool.own.get(str(user['_id']), labeled[:0])])
+    where = np.minimum(np.searchsorted(pool.keys, skip), len(pool.keys) - 1)
+    taken = np.zeros(len(pool.keys), dtype=bool)
+    taken[where[pool.keys[where] == skip]] = True
+    return pool.keys[order[~taken[order]]]
 
 
 def known_slots(length, share, seed):
@@ -89,7 +105,7 @@ def mixed_keys(project, user, limit, offset, share, keys=None):
     """Keys of rows ``offset`` to ``offset + limit`` of ``user``'s guided queue with known-answer items mixed in
     at ``share`` (``keys``: the ranking as routing gives it, None for the ranking itself)."""
     end = offset + limit
-    labeled = LabeledKeys().keys(project, user)
+    labeled = np.array(LabeledKeys().keys(project, user), dtype=np.int64)
     order_seed, slot_seed = _seeds(project, user)
     known = known_items(project, user, labeled, order_seed)
     slots = known_slots(end, share, slot_seed)
