@@ -4,8 +4,9 @@ Starts the demo (devops/serve.py: embedded database, its own Redis, a Celery wor
 makes a project of the demo slide with three categories, and trains three real epochs on the resident trainer
 on growing labels (the later ones written as guided labels at the previous epoch, which the guardrails count).
 Each epoch's quality is measured by the trainer. Then tests/browser/model_quality.mjs opens the Model tab as
-admin, reads the learning curve's Chart.js data and the numbers shown, and saves
-test-artifacts/model-quality.png; this test compares them with GET quality and GET status.
+admin, reads the learning curve's Chart.js data and the numbers shown, saves test-artifacts/model-quality.png,
+then retrains from the tab and reads the chart again once the new epoch's point has arrived; this test compares
+all of it with GET quality and GET status.
 """
 import io
 import json
@@ -133,5 +134,9 @@ def test_model_tab_shows_the_learning_curve_and_guardrails(demo):  # noqa: F811
         assert any(row['accepted'].startswith(percent) for row in shown['guardrails'])
     else:
         assert shown['guardrails'] is None
+    # Retrain in the tab: epoch 4's point arrived in the open chart, as GET quality has it
+    curve = admin.get(path + '/quality')['curve']
+    assert [point['epoch'] for point in curve] == [1, 2, 3, 4]
+    assert shown['afterRetrain']['Macro-F1'] == [[point['labels'], point['macroF1']] for point in curve]
     assert os.path.getsize(os.path.join(ARTIFACTS, 'model-quality.png')) > 20000
     assert shown['errors'] == [], shown['errors']

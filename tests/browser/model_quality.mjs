@@ -2,7 +2,8 @@
 // Usage: node model_quality.mjs BASE_URL LOGIN PASSWORD PROJECT_ID ITEM_ID ARTIFACT_DIR
 // Opens the project on its slide, switches to the Model tab, waits for the learning curve, then reads what the
 // page shows: the Chart.js chart's datasets (from the chart object of the LearningCurve component), the
-// figures, the confusion matrix, the stopping hint and the guardrail rows. Writes them to
+// figures, the confusion matrix, the stopping hint and the guardrail rows; then clicks Retrain and reads the
+// chart again once the new epoch's point has arrived. Writes them to
 // ARTIFACT_DIR/model_quality_summary.json (the pytest compares them with the REST API) and saves
 // ARTIFACT_DIR/model-quality.png.
 import fs from 'node:fs';
@@ -77,7 +78,19 @@ async function main() {
         console.log(`figures: ${JSON.stringify(shown.figures)}`);
         await page.screenshot({path: path.join(artifacts, 'model-quality.png')});
         await page.locator('.h-hl-labeling-panel').screenshot({path: path.join(artifacts, 'model-quality-panel.png')});
-        const summary = JSON.stringify({...shown, errors}, null, 1);
+        // a retrain from the tab: the new epoch's point joins the curve without a reload ('epoch-changed', then
+        // polling until its quality is measured)
+        const points = () => page.evaluate(
+            () => document.querySelector('.h-hl-learning-curve').__vue__.chart.data.datasets[0].data.length);
+        const before = await points();
+        await page.click('.h-hl-training-retrain');
+        const deadline = Date.now() + LONG;
+        while (await points() === before && Date.now() < deadline) {
+            await page.waitForTimeout(300);
+        }
+        const afterRetrain = (await page.evaluate(readModelTab)).chart;
+        console.log(`after a retrain: ${JSON.stringify(afterRetrain)}`);
+        const summary = JSON.stringify({...shown, afterRetrain, errors}, null, 1);
         fs.writeFileSync(path.join(artifacts, 'model_quality_summary.json'), summary);
     } finally {
         await browser.close();
