@@ -1,7 +1,11 @@
 // The one module through which the client talks to the Histomics Label REST API (docs/api.md documents every
 // response shape used here). Each function returns Girder's restRequest promise (jQuery deferred); callers
 // show failures with store.showError, never swallow them.
+import $ from 'jquery';
+
 import {getCurrentToken} from '@girder/core/auth';
+import FileModel from '@girder/core/models/FileModel';
+import FolderModel from '@girder/core/models/FolderModel';
 import {getApiRoot, restRequest} from '@girder/core/rest';
 
 const BASE = 'histomics_label';
@@ -208,4 +212,77 @@ export function listFolderItems(folderId, limit) {
 
 export function getAnnotation(annotationId) {
     return call('GET', `annotation/${annotationId}`);
+}
+
+// study management (docs/api.md "Studies: roles, assignments, queues, dashboard")
+export function updateStudy(projectId, body) {
+    return json('PUT', `${BASE}/project/${projectId}/study`, body);
+}
+
+export function listAssignments(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/assignment`);
+}
+
+export function createAssignment(projectId, body) {
+    return json('POST', `${BASE}/project/${projectId}/assignment`, body);
+}
+
+export function deleteAssignment(projectId, assignmentId) {
+    return call('DELETE', `${BASE}/project/${projectId}/assignment/${assignmentId}`);
+}
+
+export function myQueue(projectId, limit, offset) {
+    return call('GET', `${BASE}/project/${projectId}/queue`, {limit, offset: offset || 0});
+}
+
+// Users whose login, first or last name starts with `text` (Girder's prefix search: unlike `GET user?text=` it
+// needs no MongoDB text index, so it also works on the embedded demo database).
+export function searchUsers(text, limit) {
+    return call('GET', 'resource/search', {q: text, mode: 'prefix', types: JSON.stringify(['user']), limit: limit || 10})
+        .then((found) => found.user);
+}
+
+// exports and imported predictions (docs/api.md "Exports and imported predictions")
+export function startExport(projectId, params) {
+    const data = Object.assign({}, params);
+    ['formats', 'splitRatios'].filter((key) => data[key]).forEach((key) => {
+        data[key] = JSON.stringify(data[key]);
+    });
+    return call('POST', `${BASE}/project/${projectId}/export`, data);
+}
+
+export function listExports(projectId) {
+    return call('GET', `${BASE}/project/${projectId}/export`);
+}
+
+export function importPredictions(projectId, itemId, fileId, name, codes) {
+    const data = {fileId, name};
+    if (codes) {
+        data.codes = JSON.stringify(codes);
+    }
+    return call('POST', `${BASE}/project/${projectId}/slide/${itemId}/import`, data);
+}
+
+export function listItemFiles(itemId) {
+    return call('GET', `item/${itemId}/files`, {limit: 0});
+}
+
+export function listSubfolders(folderId) {
+    return call('GET', 'folder', {parentType: 'folder', parentId: folderId, limit: 0});
+}
+
+// The download URL of a Girder file or item (a link's href: the token rides as a query parameter).
+export function downloadUrl(kind, id) {
+    const token = getCurrentToken() || window.localStorage.getItem('girderToken');
+    return `${getApiRoot()}/${kind}/${id}/download` + (token ? `?token=${encodeURIComponent(token)}` : '');
+}
+
+// Upload a browser File into a Girder folder (a new item); resolves with the new file document.
+export function uploadToFolder(folderId, file) {
+    const done = $.Deferred();
+    const model = new FileModel();
+    model.on('g:upload.complete', () => done.resolve(model.toJSON()));
+    model.on('g:upload.error g:upload.errorStarting', (info) => done.reject({message: info.message}));
+    model.upload(new FolderModel({_id: folderId}), file); // uploadToFolder would assign File.name: a TypeError
+    return done.promise();
 }
