@@ -83,6 +83,12 @@ async function main() {
         await page.check(`.h-hl-assignment-rater[data-login="${raterLogin}"]`);
         await page.fill('.h-hl-assignment-quota', '30');
         await page.fill('.h-hl-assignment-seed', '7');
+        await page.fill('.h-hl-assignment-overlap', '2'); // more raters per slide than raters: refused
+        await page.click('.h-hl-assignment-create');
+        const refusal = await page.innerText('.h-hl-assignments .h-hl-manage-failure');
+        check(/Creating the assignment failed: .*overlap/i.test(refusal), 'an overlap above the raters is refused beside the form', refusal);
+        check(!(await lead.api(`${project}/assignment`)).length, 'the refused assignment wrote nothing');
+        await page.fill('.h-hl-assignment-overlap', '1');
         await page.click('.h-hl-assignment-create');
         await page.waitForSelector('.h-hl-assignment[data-name="Round 1"] .h-hl-assignment-raters');
         const assignments = await lead.api(`${project}/assignment`);
