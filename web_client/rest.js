@@ -267,6 +267,11 @@ export function listItemFiles(itemId) {
     return call('GET', `item/${itemId}/files`, {limit: 0});
 }
 
+// Who may access a folder (users and groups with their levels; needs admin access on it).
+export function folderAccess(folderId) {
+    return call('GET', `folder/${folderId}/access`);
+}
+
 export function listSubfolders(folderId) {
     return call('GET', 'folder', {parentType: 'folder', parentId: folderId, limit: 0});
 }
