@@ -366,3 +366,27 @@ def test_a_canceled_export_stops_and_removes_its_folder(server, admin, study, mo
     assert job['status'] == JobStatus.CANCELED
     assert Folder().findOne({'name': 'v0001'}) is None
     assert server.request('/histomics_label/project/%s/export' % study['project']['_id'], user=admin).json == []
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_new_project_of_the_folder_exports_beside_a_deleted_ones_exports(server, admin, study):
+    """Version numbers are per project: after a project is deleted (its exports stay), a new project of the same
+    folder exports to ``v0001 <its id>`` instead of failing on the taken name."""
+    from girder.models.folder import Folder
+    from girder_jobs.constants import JobStatus
+
+    from histomics_label.models.project import Project
+
+    first = study['project']
+    assert export(server, admin, first, formats=['coco'])['status'] == JobStatus.SUCCESS
+    assertStatusOk(server.request('/histomics_label/project/%s' % first['_id'], method='DELETE', user=admin,
+                                  params={'deleteLabels': 'true'}))
+    second = Project().create(Folder().load(first['folderId'], force=True), admin, 'Second look')
+    for _ in range(2):
+        job = export(server, admin, second, formats=['coco'])
+        assert job['status'] == JobStatus.SUCCESS, job['log']
+    listed = server.request('/histomics_label/project/%s/export' % second['_id'], user=admin).json
+    assert [entry['version'] for entry in listed] == [2, 1]
+    folders = [Folder().load(entry['folderId'], force=True) for entry in listed]
+    assert [folder['name'] for folder in folders] == ['v0002', 'v0001 %s' % second['_id']]
+    assert Folder().findOne({'parentId': folders[0]['parentId'], 'name': 'v0001'})  # the deleted project's stays

@@ -7,7 +7,8 @@ straight from the database, with no image or worker to provision and no REST rou
 streams slide by slide and chunk by chunk (memory bounded by a chunk, files on disk in a scratch directory),
 reports progress, stops when canceled, and on failure removes its partial folder; it never writes a label.
 
-The export lands in ``Histomics Label exports/v0001`` (then ``v0002``...) in the project folder, with the files
+The export lands in ``Histomics Label exports/v0001`` (then ``v0002``...) in the project folder (``v0001 <project
+id>`` when another project of the folder has that name already), with the files
 of the formats asked for and ``manifest.json`` (written last: a folder without it is not an export).
 """
 import shutil
@@ -83,6 +84,17 @@ def exports_folder(project, user):
         description='Versioned dataset exports of Histomics Label projects')
 
 
+def version_folder(project, user, version):
+    """The new folder of an export: ``vNNNN``, or ``vNNNN <project id>`` when that name is taken (another project
+    of the folder, or a deleted project whose exports stay, exported under the same version number)."""
+    parent = exports_folder(project, user)
+    name = 'v%04d' % version
+    if Folder().findOne({'parentId': parent['_id'], 'parentCollection': 'folder', 'name': name}):
+        name = '%s %s' % (name, project['_id'])
+    return Folder().createFolder(parent, name, creator=user,
+                                 description='Export v%d of %s' % (version, project['name']))
+
+
 def list_exports(project, user):
     """The project's finished exports, newest first: the ``histomicsLabelExport`` metadata of each export folder
     the caller can read, with its folder id."""
@@ -90,9 +102,10 @@ def list_exports(project, user):
                                'name': EXPORTS_FOLDER})
     if parent is None:
         return []
-    folders = Folder().childFolders(parent, 'folder', user=user, sort=[('name', -1)])
-    return [dict(folder['meta']['histomicsLabelExport'], folderId=folder['_id']) for folder in folders
-            if str((folder.get('meta') or {}).get('histomicsLabelExport', {}).get('projectId')) == str(project['_id'])]
+    exports = [dict(folder['meta']['histomicsLabelExport'], folderId=folder['_id'])
+               for folder in Folder().childFolders(parent, 'folder', user=user)
+               if str((folder.get('meta') or {}).get('histomicsLabelExport', {}).get('projectId')) == str(project['_id'])]
+    return sorted(exports, key=lambda entry: entry['version'], reverse=True)
 
 
 def run_export(job):
@@ -106,8 +119,7 @@ def run_export(job):
         user = User().load(job['userId'], force=True)
         if project is None:
             raise ValueError('Project %s no longer exists.' % kwargs['projectId'])
-        folder = Folder().createFolder(exports_folder(project, user), 'v%04d' % kwargs['version'], creator=user,
-                                       description='Export v%d of %s' % (kwargs['version'], project['name']))
+        folder = version_folder(project, user, kwargs['version'])
         manifest = Export(project, user, job, kwargs['version'], kwargs['options'], workdir, folder).run()
         Job().updateJob(job, status=JobStatus.SUCCESS, log='Export v%d done: %d files in folder %s.\n' % (
             kwargs['version'], len(manifest['files']), folder['_id']))
