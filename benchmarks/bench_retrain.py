@@ -7,10 +7,12 @@ histomics_label.trainer -P solo -c 1``, fresh for each size) and a default-queue
 For each --sizes total superpixels it builds a synthetic embedding project (slides of --per-slide superpixels,
 --dim-d float32 vectors around --categories cluster centres, features files imported in place), labels
 --labels superpixels and trains once (the trainer loads the features: the cold epoch). Then, --repeats times,
-it writes one label (retrainInterval 1, so the write triggers an epoch) and polls ``GET project/{id}`` (every
+it writes one label (retrainInterval 1, so the write triggers an epoch; the project's default strategy, BatchBALD
+for new projects) and polls ``GET project/{id}`` (every
 50 ms) until the new epoch is published, then calls ``GET next``: label -> GET next visible is the time from
 sending the label to that answer. The trainer's job log gives where the time went (manifest, features, fit,
-predict, rank, publish), the job's status times the queue wait. The other --kinds and --strategies run once each.
+predict, rank, publish), the job's status times the queue wait. The other --kinds (with the default strategy, or
+the one it falls back to) and --strategies (with the MLP) run once each.
 Then, in the same run:
 
 - the job path: the same label write with ``histomics_label.resident_trainer`` off, so the epoch is a
@@ -58,7 +60,7 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=5, help='timed label writes with the default model')
     parser.add_argument('--kinds', nargs='*', default=['linear', 'logistic'], help='other model kinds, once each')
     parser.add_argument('--strategies', nargs='*', help='other acquisition strategies, once each with the MLP '
-                        '(default: all of them)')
+                        '(default: all but the project default)')
     parser.add_argument('--no-job-path', action='store_true', help='skip the TrainAndPredict job path')
     parser.add_argument('--old-core-max', type=int, default=100000,
                         help='run the pre-issue core only up to this many superpixels (it needs ~20 GB at 1M)')
@@ -338,17 +340,18 @@ def measure_size(stack, size, args, results):
         warm.append(dict(result, steps=step_times(log), queue=queue_wait(job),
                          quality=step_times(log).get('quality')))
     row['resident'] = {'kind': 'mlp', 'runs': warm}
-    print('  resident, mlp + %d MC samples, warm: label -> GET next median %.2f s (min %.2f, max %.2f) over %d; '
-          'median %s' % (20, median(warm, 'visible'), min(r['visible'] for r in warm),
+    print('  resident, mlp + %d MC samples, %s, warm: label -> GET next median %.2f s (min %.2f, max %.2f) over %d; '
+          'median %s' % (20, default_strategy(), median(warm, 'visible'), min(r['visible'] for r in warm),
                          max(r['visible'] for r in warm), len(warm), describe_steps(median_run(warm))), flush=True)
     for kind in args.kinds:
         stack.client.put(path, parameters={'settings': json.dumps({'modelKind': kind})})
         result = timed_label(stack, labeler, project['_id'])
         job, log = job_log(wait_job(stack.client, result['jobId'])['_id'])
         assert job['status'] == 3, log
-        row.setdefault('kinds', {})[kind] = dict(result, steps=step_times(log), queue=queue_wait(job))
-        print('  resident, %s: label -> GET next %.2f s; %s' % (kind, result['visible'],
-                                                                describe_steps(row['kinds'][kind])), flush=True)
+        ranked = stack.client.get(path)['model']['strategy']  # a kind without MC dropout falls back
+        row.setdefault('kinds', {})[kind] = dict(result, steps=step_times(log), queue=queue_wait(job), strategy=ranked)
+        print('  resident, %s (ranked by %s): label -> GET next %.2f s; %s' % (
+            kind, ranked, result['visible'], describe_steps(row['kinds'][kind])), flush=True)
     stack.client.put(path, parameters={'settings': json.dumps({'modelKind': 'mlp'})})
     for strategy in args.strategies:
         stack.client.put(path, parameters={'settings': json.dumps({'certaintyMetric': strategy})})
@@ -358,7 +361,7 @@ def measure_size(stack, size, args, results):
         row.setdefault('strategies', {})[strategy] = dict(result, steps=step_times(log), queue=queue_wait(job))
         print('  resident, mlp, %s: label -> GET next %.2f s; %s' % (
             strategy, result['visible'], describe_steps(row['strategies'][strategy])), flush=True)
-    stack.client.put(path, parameters={'settings': json.dumps({'certaintyMetric': 'confidence'})})
+    stack.client.put(path, parameters={'settings': json.dumps({'certaintyMetric': default_strategy()})})
     row['trainerPeakRss'] = high_water(trainer.pid)
     print('  trainer worker peak RSS %.2f GB (features cached: %.2f GB as float16)' % (
         row['trainerPeakRss'] / 1e9, size * args.dim * 2 / 1e9), flush=True)
@@ -381,6 +384,13 @@ def measure_size(stack, size, args, results):
     row['load'].append(os.getloadavg())
     print('  load average (1, 5, 15 min) before %s, after %s' % tuple(
         '/'.join('%.1f' % v for v in load) for load in (row['load'][0], row['load'][-1])), flush=True)
+
+
+def default_strategy():
+    """The acquisition strategy of a new project (``certaintyMetric``'s default)."""
+    from histomics_label.models.project import SETTINGS
+
+    return SETTINGS['certaintyMetric'][1]
 
 
 def median(runs, key):
@@ -463,7 +473,7 @@ def main(argv=None):
     if args.strategies is None:
         from histomics_label.core.acquisition import STRATEGIES
 
-        args.strategies = [name for name in STRATEGIES if name != 'confidence']
+        args.strategies = [name for name in STRATEGIES if name != default_strategy()]
     workdir = args.workdir or tempfile.mkdtemp(prefix='bench_retrain_')
     os.makedirs(workdir, exist_ok=True)
     print('bench_retrain: %s, %d cores, load average %s; work folder %s' % (
@@ -489,9 +499,10 @@ def main(argv=None):
 
 def summary(sizes):
     """The headline table (markdown): label -> GET next visible per path, and peak memory."""
-    lines = ['', '| superpixels | resident trainer, MLP (median of warm epochs) | resident, linear / logistic | '
-             'TrainAndPredict job (this code) | pre-issue core: compute only | peak RSS: trainer / job / pre-issue |',
-             '|---|---|---|---|---|---|']
+    header = ('superpixels', 'resident trainer, MLP, %s (median of warm epochs)' % default_strategy(),
+              'resident, other kinds', 'TrainAndPredict job (this code)', 'pre-issue core: compute only',
+              'peak RSS: trainer / job / pre-issue')
+    lines = ['', '| %s |' % ' | '.join(header), '|---' * len(header) + '|']
     for row in sizes.values():
         runs = row.get('resident', {}).get('runs', [])
         kinds = row.get('kinds', {})
@@ -499,7 +510,7 @@ def summary(sizes):
         lines.append('| {:,} | {} | {} | {} | {} | {} |'.format(
             row['superpixels'], '%.2f s (%.2f-%.2f)' % (median(runs, 'visible'), min(r['visible'] for r in runs),
                                                        max(r['visible'] for r in runs)) if runs else '-',
-            ' / '.join('%.2f s' % kinds[k]['visible'] for k in kinds) or '-',
+            ', '.join('%s %.2f s' % (k, kinds[k]['visible']) for k in kinds) or '-',
             '%.1f s' % row['job']['visible'] if 'job' in row else '-',
             '%.1f s' % old['seconds'] if old and not old.get('error') else '-',
             ' / '.join('%.2f GB' % (value / 1e9) if value else '-' for value in (
