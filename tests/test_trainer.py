@@ -280,6 +280,33 @@ def test_an_epoch_trained_as_a_train_and_predict_job_gets_its_quality(boundServe
     check_first_quality(boundServer, admin, project, manifest, quality)
 
 
+def test_the_train_and_predict_cli_says_when_it_falls_back_from_batchbald(tmp_path):
+    """The job path's CLI (local mode here) ranks a kind without MC dropout by margin and says so in its
+    output, which becomes the job's log."""
+    import subprocess
+    import sys
+
+    from histomics_label.core.features.store import write_features
+    from histomics_label.jobs.cli_catalog import cli_script
+
+    ids, values = synthetic_features(0, 120)
+    write_features(str(tmp_path / 'slide0.h5'), ids, values, 'embedding', backbone='synthetic')
+    manifest = tmp_path / 'manifest.json'
+    manifest.write_text(json.dumps({
+        'categories': list(CATEGORIES), 'excluded': [], 'slides': [{'index': 0, 'features': 'slide0.h5'}],
+        'labels': [[0, i, i % 4] for i in range(24)], 'modelKind': 'logistic', 'strategy': 'batchbald', 'epoch': 1}))
+    result = subprocess.run([sys.executable, cli_script('TrainAndPredict'), '--manifest', str(manifest),
+                             '--features-directory', str(tmp_path), '--predictions', str(tmp_path / 'p.npz'),
+                             '--model', str(tmp_path / 'm.npz')], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ('Strategy batchbald needs MC-dropout samples and model kind logistic has no dropout: ranked by margin '
+            'instead.') in result.stdout
+    assert 'Trained on 24 labels; predicted 120 superpixels; ranked by margin' in result.stdout
+    predictions = np.load(tmp_path / 'p.npz')
+    unlabeled = predictions['ranking'][:96]
+    assert np.all(np.diff(predictions['certainty'][unlabeled]) >= 0)  # smallest margin first
+
+
 @pytest.mark.plugin('histomics_label')
 def test_new_projects_default_to_batchbald_and_existing_ones_keep_theirs(server, admin, tmp_path, fsAssetstore):
     from histomics_label.models.project import Project
