@@ -161,6 +161,7 @@ SPECIFIC = [
     ('PUT', 'project/{p}', {'settings': '{"radius": 3}'}, None, 400, 'Setting radius is out of range'),
     ('PUT', 'project/{p}', {'settings': '{"colour": 1}'}, None, 400, "Unknown setting 'colour'"),
     ('PUT', 'project/{p}', {'settings': '{"retrainInterval": true}'}, None, 400, 'Setting retrainInterval'),
+    ('PUT', 'project/{p}', {'settings': '{"knownAnswerShare": 0.6}'}, None, 400, 'Setting knownAnswerShare'),
     ('PUT', 'project/{p}', {'settings': 'nope'}, None, 400, 'settings must be valid JSON'),
     ('DELETE', 'project/{p}', {'deleteLabels': 'maybe'}, None, 400, 'deleteLabels must be true or false'),
     ('DELETE', 'project/{p}', {}, None, 400, 'labels'),
