@@ -123,3 +123,12 @@ def test_each_jobs_module_imports_on_its_own(module):
     result = subprocess.run([sys.executable, '-c', 'import ' + module], capture_output=True, text=True, cwd=ROOT,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_only_the_clis_import_the_cli_package():
+    """``histomics_label.cli`` exists only in an installed package (the CLIs live in the top-level cli/): a
+    server or worker module importing it breaks whenever histomics_label is imported from the source tree."""
+    graph = import_graph()
+    offenders = {module: sorted(t for t in targets if t.startswith('histomics_label.cli'))
+                 for module, targets in graph.items() if not module.startswith('histomics_label.cli')}
+    assert {module: targets for module, targets in offenders.items() if targets} == {}

@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 from ctk_cli import CLIArgumentParser
 
-from histomics_label.cli.epoch_quality import macro_f1_text, post_quality
+from histomics_label.jobs.epoch_quality import macro_f1_text, post_quality
 from histomics_label.cli.support import girder_mode, report_progress, require_files
 from histomics_label.core.features.store import read_features
 from histomics_label.core.training import train_and_predict

@@ -22,7 +22,7 @@ import time
 import numpy as np
 from girder_worker.app import app
 
-from ..cli.epoch_quality import macro_f1_text, post_quality
+from .epoch_quality import macro_f1_text, post_quality
 from ..core.feature_blocks import FeatureBlocks
 from ..core.feature_cache import FeatureCache
 from ..core.features.store import read_features
