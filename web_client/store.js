@@ -58,8 +58,18 @@ function usableCategories() {
     return store.categories.filter((category) => !category.mergedInto);
 }
 
-function loadCategories() {
-    return rest.listCategories(store.project._id).done((categories) => {
+// The project opened last (openProject): a response about another one arrived late and is dropped.
+let openingProjectId = null;
+function current(projectId) {
+    return projectId === openingProjectId;
+}
+
+// The loaders take the project's id so that opening a project can send them with GET project/{id}.
+function loadCategories(projectId = store.project._id) {
+    return rest.listCategories(projectId).done((categories) => {
+        if (!current(projectId)) {
+            return;
+        }
         store.categories = categories;
         if (!usableCategories().some((category) => category._id === store.activeCategoryId)) {
             store.activeCategoryId = usableCategories().length ? usableCategories()[0]._id : null;
@@ -67,15 +77,20 @@ function loadCategories() {
     }).fail((xhr) => showError('Loading the categories failed', xhr));
 }
 
-function loadCounts() {
-    return rest.labelCounts(store.project._id).done((counts) => {
-        store.counts = counts;
+function loadCounts(projectId = store.project._id) {
+    return rest.labelCounts(projectId).done((counts) => {
+        if (current(projectId)) {
+            store.counts = counts;
+        }
     }).fail((xhr) => showError('Loading the label counts failed', xhr));
 }
 
-function loadStatus() {
-    return rest.projectStatus(store.project._id).done((status) => {
-        const epoch = store.status ? store.status.epoch : null;
+function loadStatus(projectId = store.project._id) {
+    return rest.projectStatus(projectId).done((status) => {
+        if (!current(projectId)) {
+            return;
+        }
+        const epoch = store.status && store.status.projectId === projectId ? store.status.epoch : null;
         store.status = status;
         if (epoch !== null && status.epoch !== epoch) {
             bus.$emit('epoch-changed', status.epoch);
@@ -83,9 +98,11 @@ function loadStatus() {
     }).fail((xhr) => showError('Loading the project status failed', xhr));
 }
 
-function loadStudy() {
-    return rest.getStudy(store.project._id).done((study) => {
-        store.study = study;
+function loadStudy(projectId = store.project._id) {
+    return rest.getStudy(projectId).done((study) => {
+        if (current(projectId)) {
+            store.study = study;
+        }
     }).fail((xhr) => showError('Loading the study failed', xhr));
 }
 
@@ -95,14 +112,19 @@ function can(capability) {
     return !!store.study && store.study.me.capabilities.includes(capability);
 }
 
-// Open a project: the project, its categories, counts, status and study.
+// Open a project: the project, its categories, counts, status and study, all requested at once (they need only
+// the id); the promise resolves when every one has answered.
 function openProject(projectId) {
+    openingProjectId = projectId;
+    if (!store.project || store.project._id !== projectId) {
+        store.study = null;
+    }
+    const parts = [loadCategories(projectId), loadCounts(projectId), loadStatus(projectId), loadStudy(projectId)];
     return rest.getProject(projectId).then((project) => {
-        if (!store.project || store.project._id !== project._id) {
-            store.study = null;
+        if (openingProjectId === projectId) {
+            store.project = project;
         }
-        store.project = project;
-        return $.when(loadCategories(), loadCounts(), loadStatus(), loadStudy());
+        return $.when(...parts);
     }).fail((xhr) => showError('Opening the project failed', xhr));
 }
 
