@@ -44,6 +44,7 @@ import time
 import numpy as np
 
 from girder_stack import free_port, serve, stop
+from girder_stack import wait_job as wait_stack_job
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ('manifest', 'features', 'fit', 'predict', 'rank', 'publish')
@@ -225,14 +226,8 @@ class Labeler:
         return response
 
 
-def wait_job(client, job_id, timeout=3600):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get('job/%s' % job_id)
-        if job['status'] in (3, 4, 5):
-            return job
-        time.sleep(0.2)
-    raise RuntimeError('job %s did not finish' % job_id)
+def wait_job(client, job_id):
+    return wait_stack_job(client, job_id, timeout=3600, poll=0.2)
 
 
 def job_log(job_id):

@@ -89,6 +89,18 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_job(client, job_id, timeout=180, poll=0.5):
+    """The job as ``GET job/{id}`` gives it once it succeeded, failed or was canceled (through ``client``, a
+    girder_client); TimeoutError after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get('job/%s' % job_id)
+        if job['status'] in (3, 4, 5):
+            return job
+        time.sleep(poll)
+    raise TimeoutError('job %s did not finish in %d s' % (job_id, timeout))
+
+
 @contextlib.contextmanager
 def demo(port, data_dir, *options, timeout=180):
     """``devops/serve.py`` on ``port`` with its data in ``data_dir``/demo and its output in

@@ -34,6 +34,20 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_for_job(job_id, timeout=180, poll=0.25):
+    """The job document (with its log) once it succeeded, failed or was canceled, read from the database."""
+    from girder_jobs.constants import JobStatus
+    from girder_jobs.models.job import Job
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = Job().load(job_id, force=True, includeLog=True)
+        if job['status'] in (JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELED):
+            return job
+        time.sleep(poll)
+    raise AssertionError('Job %s did not finish in %d s: %r' % (job_id, timeout, job))
+
+
 @pytest.fixture(scope='session')
 def redis_url(tmp_path_factory):
     """A real Redis broker on 127.0.0.1: $HISTOMICS_LABEL_TEST_REDIS if set, else a private server."""

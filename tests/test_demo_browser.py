@@ -33,14 +33,7 @@ def demo(tmp_path):
         yield {'process': process, 'url': 'http://127.0.0.1:%d' % port, 'log': tmp_path / 'serve.log'}
 
 
-def wait_for_job(client, job_id, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get('job/%s' % job_id)
-        if job['status'] in (3, 4, 5):
-            return job
-        time.sleep(0.5)
-    raise AssertionError('job %s did not finish' % job_id)
+wait_for_job = girder_stack.wait_job  # the job once it ended, through a girder_client
 
 
 def run_demo_project(client, folder, slide):

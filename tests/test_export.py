@@ -12,22 +12,10 @@ import tifffile
 from pytest_girder.assertions import assertStatus, assertStatusOk
 from skimage.draw import polygon as draw_polygon
 
+from conftest import wait_for_job
 from test_cards import real_segmentation  # noqa: F401 (fixture)
 from test_api_shapes import documented_examples
 from test_rest_predictions import make_arrays
-
-
-def wait_for_job(job_id, timeout=120):
-    from girder_jobs.constants import JobStatus
-    from girder_jobs.models.job import Job
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = Job().load(job_id, force=True, includeLog=True)
-        if job['status'] in (JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELED):
-            return job
-        time.sleep(0.1)
-    raise AssertionError('job %s did not finish' % job_id)
 
 
 def local_path(file_id):
@@ -41,7 +29,7 @@ def export(server, user, project, **params):
                           params={key: json.dumps(value) if isinstance(value, (list, bool)) else value
                                   for key, value in params.items()})
     assertStatusOk(resp)
-    return wait_for_job(resp.json['_id'])
+    return wait_for_job(resp.json['_id'], timeout=120, poll=0.1)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import time
 import pytest
 from pytest_girder.assertions import assertStatusOk
 
+from conftest import wait_for_job
+
 
 def use_broker(app, url):
     """Point the Celery app at ``url``, dropping connection pools made for a previous broker."""
@@ -29,19 +31,6 @@ def worker(boundServer, redis_url):
     use_broker(app, redis_url)
     with start_worker(app, pool='solo', perform_ping_check=False, shutdown_timeout=30):
         yield app
-
-
-def wait_for_job(job_id, timeout=180):
-    from girder_jobs.constants import JobStatus
-    from girder_jobs.models.job import Job
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = Job().load(job_id, force=True, includeLog=True)
-        if job['status'] in (JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELED):
-            return job
-        time.sleep(0.25)
-    raise AssertionError('Job %s did not finish in %d s: %r' % (job_id, timeout, job))
 
 
 @pytest.mark.plugin('histomics_label')
