@@ -11,11 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import {chromium} from 'playwright-core';
 
+import {CHROMIUM_FLAGS, check, girderToken, until as poll} from './e2e.mjs';
+
 const [baseUrl, login, password, projectId, itemId, artifacts] = process.argv.slice(2);
-const CHROMIUM_FLAGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'
-];
 const LONG = 120000; // generous: a loaded 2-core machine
 const project = `histomics_label/project/${projectId}`;
 const screenshots = [];
@@ -29,25 +27,8 @@ async function api(route, options = {}) {
     return resp.json();
 }
 
-function check(condition, message, detail) {
-    if (!condition) {
-        throw new Error(`${message}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-    }
-    console.log(`ok: ${message}`);
-}
-
-async function until(what, probe, timeout = LONG) {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-        const value = await probe();
-        if (value) {
-            return value;
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 300));
-    }
+function until(what, probe, timeout = LONG) {
+    return poll(what, probe, timeout);
 }
 
 function percentiles(values) {
@@ -72,10 +53,8 @@ const keyOf = (label) => `${label.itemId}:${label.superpixel}`;
 
 async function main() {
     fs.mkdirSync(artifacts, {recursive: true});
-    const auth = Buffer.from(`${login}:${password}`).toString('base64');
-    const loginResp = await fetch(`${baseUrl}/api/v1/user/authentication`, {headers: {Authorization: `Basic ${auth}`}});
-    check(loginResp.ok, `${login} logs in`);
-    token = (await loginResp.json()).authToken.token;
+    token = await girderToken(baseUrl, login, password);
+    console.log(`ok: ${login} logs in`);
     const me = await api('user/me');
     check(!me.admin, `${login} is not an admin`);
     const myLabels = async () => Object.fromEntries(

@@ -10,21 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {chromium} from 'playwright-core';
 
-const [baseUrl, login, password, projectId, itemId, artifacts] = process.argv.slice(2);
-const CHROMIUM_FLAGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'
-];
-const LONG = 120000; // generous: a loaded 2-core machine
+import {CHROMIUM_FLAGS, girderToken} from './e2e.mjs';
 
-async function token() {
-    const auth = Buffer.from(`${login}:${password}`).toString('base64');
-    const resp = await fetch(`${baseUrl}/api/v1/user/authentication`, {headers: {Authorization: `Basic ${auth}`}});
-    if (!resp.ok) {
-        throw new Error(`${login} could not log in: HTTP ${resp.status}`);
-    }
-    return (await resp.json()).authToken.token;
-}
+const [baseUrl, login, password, projectId, itemId, artifacts] = process.argv.slice(2);
+const LONG = 120000; // generous: a loaded 2-core machine
 
 // Everything the Model tab shows, read from the page.
 function readModelTab() {
@@ -57,14 +46,14 @@ function readModelTab() {
 
 async function main() {
     fs.mkdirSync(artifacts, {recursive: true});
-    const girderToken = await token();
+    const token = await girderToken(baseUrl, login, password);
     const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
     const browser = await chromium.launch({executablePath, args: CHROMIUM_FLAGS});
     const errors = [];
     try {
         const context = await browser.newContext({viewport: {width: 1400, height: 1000}});
-        await context.addInitScript((t) => window.localStorage.setItem('girderToken', t), girderToken);
-        await context.addCookies([{name: 'girderToken', value: girderToken, url: baseUrl}]);
+        await context.addInitScript((t) => window.localStorage.setItem('girderToken', t), token);
+        await context.addCookies([{name: 'girderToken', value: token, url: baseUrl}]);
         const page = await context.newPage();
         page.setDefaultTimeout(LONG);
         page.on('pageerror', (err) => errors.push(err.message));

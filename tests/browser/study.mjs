@@ -7,21 +7,10 @@
 import path from 'node:path';
 import {chromium} from 'playwright-core';
 
-const [baseUrl, login, password, projectId, itemId, artifacts, expect] = process.argv.slice(2);
-const CHROMIUM_FLAGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'
-];
-const LONG = 90000;
+import {CHROMIUM_FLAGS, girderToken} from './e2e.mjs';
 
-async function authenticate() {
-    const auth = Buffer.from(`${login}:${password}`).toString('base64');
-    const resp = await fetch(`${baseUrl}/api/v1/user/authentication`, {headers: {Authorization: `Basic ${auth}`}});
-    if (!resp.ok) {
-        throw new Error(`${login} cannot log in: HTTP ${resp.status}`);
-    }
-    return (await resp.json()).authToken.token;
-}
+const [baseUrl, login, password, projectId, itemId, artifacts, expect] = process.argv.slice(2);
+const LONG = 90000;
 
 // What the Study tab shows, as text.
 async function readStudyTab(page) {
@@ -53,7 +42,7 @@ async function readStudyTab(page) {
 }
 
 async function main() {
-    const token = await authenticate();
+    const token = await girderToken(baseUrl, login, password);
     const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
     const browser = await chromium.launch({executablePath, args: CHROMIUM_FLAGS});
     const errors = [];

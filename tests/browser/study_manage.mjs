@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import {chromium} from 'playwright-core';
 
-import {CHROMIUM_FLAGS, check, until as poll} from './e2e.mjs';
+import {CHROMIUM_FLAGS, check, girderToken, until as poll} from './e2e.mjs';
 
 const [baseUrl, leadLogin, leadPassword, raterLogin, raterPassword, projectId, itemId, artifacts] = process.argv.slice(2);
 const LONG = 90000;
@@ -26,10 +26,8 @@ function until(what, probe, timeout = LONG) {
 
 // A logged-in user: REST calls with their token and a browser page on the project's slide.
 async function session(browser, login, password) {
-    const auth = Buffer.from(`${login}:${password}`).toString('base64');
-    const resp = await fetch(`${baseUrl}/api/v1/user/authentication`, {headers: {Authorization: `Basic ${auth}`}});
-    check(resp.ok, `${login} logs in`);
-    const token = (await resp.json()).authToken.token;
+    const token = await girderToken(baseUrl, login, password);
+    console.log(`ok: ${login} logs in`);
     const api = async (route) => {
         const answer = await fetch(`${baseUrl}/api/v1/${route}`, {headers: {'Girder-Token': token}});
         if (!answer.ok) {

@@ -8,20 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {chromium} from 'playwright-core';
 
-const [baseUrl, login, password, itemId, artifacts, pixelmapsJson] = process.argv.slice(2);
-const CHROMIUM_FLAGS = [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic',
-    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'
-];
+import {CHROMIUM_FLAGS, girderToken} from './e2e.mjs';
 
-async function girderToken() {
-    const auth = Buffer.from(`${login}:${password}`).toString('base64');
-    const resp = await fetch(`${baseUrl}/api/v1/user/authentication`, {headers: {Authorization: `Basic ${auth}`}});
-    if (!resp.ok) {
-        throw new Error(`login failed: HTTP ${resp.status}`);
-    }
-    return (await resp.json()).authToken.token;
-}
+const [baseUrl, login, password, itemId, artifacts, pixelmapsJson] = process.argv.slice(2);
 
 async function shot(page, name) {
     const file = path.join(artifacts, name);
@@ -68,7 +57,7 @@ async function showOnly(page, name) {
 
 async function main() {
     fs.mkdirSync(artifacts, {recursive: true});
-    const token = await girderToken();
+    const token = await girderToken(baseUrl, login, password);
     const browser = await chromium.launch({executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_FLAGS});
     const errors = [];
     try {
