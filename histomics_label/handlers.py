@@ -1,8 +1,8 @@
 """Every Girder event the plugin reacts to, in one place.
 
 - ``model.item.remove``: a slide's item is deleted: each project drops that slide and what was derived from
-  it (superpixels, predictions, ranking keys, labeled keys) and keeps its labels and history
-  (:meth:`.models.project.Project.remove_slide`).
+  it (superpixels, predictions, ranking keys, labeled keys, study assignment samples) and keeps its labels and
+  history (:meth:`.models.project.Project.remove_slide`).
 - ``model.folder.remove``: a project's folder is deleted: a project with labels is archived, keeping its
   labels, history, reviews and categories (:meth:`.models.project.Project.archive`); one without labels is
   deleted. Girder deletes a folder's items before the folder, so its slides are gone by then.

@@ -42,12 +42,14 @@ def epoch_arrays(columns, ranking):
 
 @pytest.fixture
 def two_slides(admin, labeler, project, slide_item, monkeypatch):
-    """Two segmented slides (indices 0 and 1) labeled by two users, with two published epochs whose rankings
-    are stored in chunks of 50 (slide 1 first, so its removal empties whole chunks)."""
+    """Two segmented slides (indices 0 and 1) labeled by two users and assigned to both in a study, with two
+    published epochs whose rankings are stored in chunks of 50 (slide 1 first, so its removal empties whole
+    chunks)."""
     from girder.constants import AccessType
     from girder.models.folder import Folder
 
     from histomics_label.models import prediction
+    from histomics_label.models.assignment import Assignment
     from histomics_label.models.category import Category
     from histomics_label.models.label import Label
     from histomics_label.models.project import Project
@@ -66,6 +68,8 @@ def two_slides(admin, labeler, project, slide_item, monkeypatch):
             Label().write(project, slide, user, [{'superpixel': s, 'categoryId': str(categories[s % 2]['_id'])}
                                                  for s in superpixels], categories,
                           SuperpixelGeometry().geometry(slide)[0])
+    Assignment().create(project, admin, 'Study', [first, second], [admin['_id'], labeler['_id']], overlap=2,
+                        quota=10, sampling='random', seed=0)
     monkeypatch.setattr(prediction, 'RANKING_CHUNK', 50)
     ranking = np.r_[np.arange(SUPERPIXELS, 2 * SUPERPIXELS), np.arange(SUPERPIXELS)[::-1]]
     for epoch in (1, 2):
@@ -83,6 +87,8 @@ def test_deleting_a_slide_item_drops_the_slide_and_keeps_its_labels(server, admi
     from girder.models.folder import Folder
     from girder.models.item import Item
 
+    from histomics_label.models.assignment import Assignment, AssignmentSample
+
     from histomics_label.models.label import Label, LabeledKeys, LabelHistory
     from histomics_label.models.prediction import Prediction, Ranking
     from histomics_label.models.project import Project
@@ -97,9 +103,15 @@ def test_deleting_a_slide_item_drops_the_slide_and_keeps_its_labels(server, admi
                        LabelHistory().find({'itemId': second['itemId']}).count())
     assert labels == history == 4
 
+    samples = {doc['itemId']: doc['superpixels'] for doc in AssignmentSample().find({'projectId': project['_id']})}
+    assert set(samples) == {first['itemId'], second['itemId']}
     Item().remove(Item().load(second['itemId'], force=True))
 
     assert ProjectSlide().findOne({'itemId': second['itemId']}) is None
+    # the study keeps its assignment (what was assigned) but no sample of the removed slide
+    assert {doc['itemId']: doc['superpixels'] for doc in AssignmentSample().find({'projectId': project['_id']})} \
+        == {first['itemId']: samples[first['itemId']]}
+    assert Assignment().find({'projectId': project['_id']}).count() == 1
     assert SuperpixelGeometry().findOne({'slideId': second['_id']}) is None
     assert Prediction().find({'itemId': second['itemId']}).count() == 0
     assert Prediction().find({'itemId': first['itemId']}).count() == 2  # epochs 1 and 2 of the other slide
@@ -178,7 +190,7 @@ def test_deleting_another_item_changes_nothing(server, admin, two_slides):
 
 
 @pytest.mark.plugin('histomics_label')
-def test_deleting_a_labeled_projects_folder_archives_it(server, admin, two_slides):
+def test_deleting_a_labeled_projects_folder_archives_it(server, admin, labeler, two_slides):
     from girder.models.folder import Folder
 
     from histomics_label.models.category import Category
@@ -200,6 +212,13 @@ def test_deleting_a_labeled_projects_folder_archives_it(server, admin, two_slide
     assert Label().find({'projectId': project['_id']}).count() == 8
     assert LabelHistory().find({'projectId': project['_id']}).count() == 8
     assert Category().find({'projectId': project['_id']}).count() == 2
+    # the labels stay readable through the API, by site admins only (the folder that gave access is gone)
+    path = '/histomics_label/project/%s' % project['_id']
+    labels = server.request(path + '/label', user=admin, params={'limit': 0}).json
+    assert sorted((l['itemId'], l['superpixel']) for l in labels) == sorted(
+        (str(slide['itemId']), s) for slide in (first, second) for s in range(4))
+    assert len(server.request(path + '/label/history', user=admin, params={'limit': 0}).json) == 8
+    assertStatus(server.request(path + '/label', user=labeler), 403)
 
 
 @pytest.mark.plugin('histomics_label')
@@ -235,3 +254,7 @@ def test_deleting_a_project_with_labels_must_be_explicit(server, admin, two_slid
     assert Project().findOne({'_id': project['_id']}) is None
     for model in (Label, LabelHistory, Ranking, ProjectSlide):
         assert model().find({}).count() == 0, model
+    left = {collection.name: collection.count_documents({'$or': [{'projectId': project['_id']},
+                                                                 {'_id': project['_id']}]})
+            for collection in Project().owned_collections() + [Project().collection]}
+    assert 'histomics_label_assignment_sample' in left and not any(left.values()), left

@@ -198,6 +198,9 @@ SPECIFIC = [
      'model must be a JSON object'),
     ('POST', 'project/{p}/epoch/-1/predictions', {'fileId': '{svs}'}, None, 400, 'epoch must be at least 1'),
     ('POST', 'project/{p}/annotations', {'itemIds': '[1, 2]'}, None, 400, "is not of type 'string'"),
+    ('POST', 'project/{p}/slide/{i}/import', {}, None, 400, 'Parameter "fileId" is required'),
+    ('POST', 'project/{p}/slide/{i}/import', {'fileId': BAD_ID}, None, 400, 'Invalid ObjectId: abc'),
+    ('POST', 'project/{p}/slide/{i}/import', {'fileId': NO_ID}, None, 400, 'Invalid file id'),
     # the quality the trainer measured
     ('POST', 'project/{p}/epoch/0/quality', {}, quality_body(), 400, 'epoch must be at least 1, got 0'),
     ('POST', 'project/{p}/epoch/1/quality', {}, quality_body(), 400, 'categoryIds must be categories of the'),
@@ -218,24 +221,15 @@ SPECIFIC = [
 
 
 def snapshot():
-    """Every document the plugin, Girder's jobs and its data model hold (what a request could write)."""
+    """Every document of every collection in the database (the plugin's, Girder's, its jobs' and its
+    plugins'): what a request could write. Left out: the tokens the test client makes for each request
+    (pytest-girder's ``request(user=...)``) and collections with no document (reading one may create it)."""
     from girder.models.file import File
-    from girder.models.folder import Folder
-    from girder.models.item import Item
-    from girder_jobs.models.job import Job
 
-    from histomics_label.models.category import Category
-    from histomics_label.models.label import LabeledKeys, Label, LabelHistory
-    from histomics_label.models.prediction import Prediction, Ranking
-    from histomics_label.models.project import Project
-    from histomics_label.models.quality import EpochQuality
-    from histomics_label.models.review import Review
-    from histomics_label.models.slide import ProjectSlide
-    from histomics_label.models.superpixels import SuperpixelGeometry
-
-    models = (Project, Category, Label, LabelHistory, LabeledKeys, Review, ProjectSlide, SuperpixelGeometry,
-              Prediction, Ranking, EpochQuality, Job, Folder, Item, File)
-    return {model.__name__: sorted(model().collection.find({}), key=lambda d: str(d['_id'])) for model in models}
+    database = File().database
+    found = {name: sorted(database[name].find({}), key=lambda d: str(d['_id']))
+             for name in database.list_collection_names() if name != 'token'}
+    return {name: docs for name, docs in sorted(found.items()) if docs}
 
 
 def fill(value, ids):

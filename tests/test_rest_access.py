@@ -118,3 +118,33 @@ def test_routes_lists_every_route_of_the_plugin(server):
     missing, stale = coverage_gaps([(method, path) for method, path, _ in ROUTES], EXEMPT)
     assert missing == [], 'routes to add to ROUTES (or to EXEMPT, with the reason)'
     assert stale == [], 'ROUTES entries that reach no route'
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_file_a_route_reads_needs_read_access_on_it(server, admin, labeler, project, segmented):
+    """The import route declares read access on its file in the route, like the project's level: a labeler
+    who may run the pipeline cannot import another user's private file (403, nothing written)."""
+    import io
+
+    from girder.constants import AccessType
+    from girder.models.folder import Folder
+    from girder.models.upload import Upload
+
+    from histomics_label.models.prediction import Prediction
+
+    Folder().setUserAccess(Folder().load(project['folderId'], force=True), labeler, AccessType.WRITE, save=True)
+    private = Folder().createFolder(admin, 'Models', parentType='user', public=False, creator=admin)
+    content = json.dumps({'type': 'FeatureCollection', 'features': []}).encode()
+    file = Upload().uploadFromFile(io.BytesIO(content), len(content), 'model.geojson', parentType='folder',
+                                   parent=private, user=admin)
+    path = '/histomics_label/project/%s/slide/%s/import' % (project['_id'], segmented['itemId'])
+    before = snapshot(), Prediction().find({}).count()
+    resp = server.request(path, method='POST', user=labeler, params={'fileId': str(file['_id'])})
+    assertStatus(resp, 403)
+    assert resp.json['message'].startswith('Read access denied for folder %s' % private['_id'])
+    assert (snapshot(), Prediction().find({}).count()) == before
+    # with read access on it the same request reaches the import (a 400 for an empty collection, not a 403)
+    Folder().setUserAccess(private, labeler, AccessType.READ, save=True)
+    resp = server.request(path, method='POST', user=labeler, params={'fileId': str(file['_id'])})
+    assertStatus(resp, 400)
+    assert (snapshot(), Prediction().find({}).count()) == before

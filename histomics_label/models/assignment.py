@@ -20,7 +20,7 @@ from girder.models.model_base import Model
 from .label import LabeledKeys
 from .prediction import Ranking
 from .slide import ProjectSlide
-from .superpixel_key import KEY_SHIFT, superpixel_keys
+from .superpixel_key import KEY_SHIFT, SUPERPIXEL_MASK, superpixel_keys
 
 SAMPLINGS = ('random', 'uncertain')
 MAX_QUOTA = 100000
@@ -50,7 +50,7 @@ def draw_sample(project, slide, quota, sampling, rng):
     if not len(on_slide):
         raise ValidationException('Slide %s has no predictions to sample by uncertainty yet; train first or '
                                   'sample at random.' % slide['name'], 'sampling')
-    return (on_slide[:quota] & ((1 << KEY_SHIFT) - 1)).astype(np.int64)
+    return (on_slide[:quota] & SUPERPIXEL_MASK).astype(np.int64)
 
 
 class Assignment(Model):

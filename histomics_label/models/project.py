@@ -13,6 +13,7 @@ from ..core.acquisition import STRATEGIES
 from ..core.classifiers import DEFAULT_BACKENDS, REGISTRY
 from ..core.features.backbones import backbone_needs_weights
 from .access import COLLECTION_PREFIX, PROJECT_COLLECTION, FolderAccessMixin
+from .assignment import AssignmentSample
 from .category import Category
 from .label import LabeledKeys, Label, LabelHistory
 from .prediction import Prediction, Ranking
@@ -163,9 +164,10 @@ class Project(FolderAccessMixin, Model):
                 if name.startswith(COLLECTION_PREFIX) and name != self.name]
 
     def remove_slide(self, project, slide):
-        """Drop a slide whose item is deleted: its ranking keys, predictions, labeled keys, superpixels and
-        the slide go; its labels, history and reviews stay. The project records the removal
-        (``removedSlides``: itemId, name, index, time, labels), so its index is never handed out again."""
+        """Drop a slide whose item is deleted: its ranking keys, predictions, labeled keys, superpixels, its
+        share of study assignments (samples) and the slide go; its labels, history and reviews stay. The project
+        records the removal (``removedSlides``: itemId, name, index, time, labels), so its index is never handed
+        out again."""
         Ranking().drop_slide(project, slide['index'])
         labels = Label().collection.count_documents({'projectId': project['_id'], 'itemId': slide['itemId']})
         self.update({'_id': project['_id']}, {
@@ -175,6 +177,7 @@ class Project(FolderAccessMixin, Model):
         LabeledKeys().drop_slide(project, slide['index'])
         Prediction().drop_slide(project, slide['itemId'])
         SuperpixelGeometry().collection.delete_many({'slideId': slide['_id']})
+        AssignmentSample().collection.delete_many({'projectId': project['_id'], 'itemId': slide['itemId']})
         ProjectSlide().collection.delete_one({'_id': slide['_id']})
 
     def archive(self, project, reason):

@@ -78,19 +78,19 @@ class ExportEndpoints:
                     'under its centroid. Re-importing a name replaces it.')
         .projectParam(AccessType.WRITE, capability=RUN)
         .idParam('itemId', 'The slide item id.', paramType='path')
-        .idParam('fileId', 'The Girder file: .json / .geojson for GeoJSON, otherwise a label image.')
+        .modelParam('fileId', 'The Girder file: .json / .geojson for GeoJSON, otherwise a label image.',
+                    model=File, level=AccessType.READ, paramType='query', destName='file')
         .param('name', 'Name of this prediction source (e.g. the model).', required=False, default='imported')
         .jsonParam('codes', 'For a label image: JSON object code -> category name, e.g. {"1": "Tumor"} (default: '
                    'the codes an export\'s mask records).', required=False, schema=CODES_SCHEMA)
         .errorResponse('Not GeoJSON nor a label image, unknown categories, or nothing covered.', 400)
-        .errorResponse('Write access was denied on the project folder.', 403)
+        .errorResponse('Write access was denied on the project folder, or read access on the file.', 403)
     )
-    def import_predictions(self, project, itemId, fileId, name, codes):
+    def import_predictions(self, project, itemId, file, name, codes):
         slide = slide_for(project, itemId)
         name = (name or '').strip()
         if not 0 < len(name) <= 100:
             raise ValidationException('name has 1-100 characters.', 'name')
-        file = File().load(fileId, level=AccessType.READ, user=getCurrentUser(), exc=True)
         return import_predictions(project, slide, getCurrentUser(), file, name, codes)
 
     @access.user
