@@ -121,9 +121,13 @@ def test_routes_lists_every_route_of_the_plugin(server):
 
 
 @pytest.mark.plugin('histomics_label')
-def test_a_file_a_route_reads_needs_read_access_on_it(server, admin, labeler, project, segmented):
-    """The import route declares read access on its file in the route, like the project's level: a labeler
-    who may run the pipeline cannot import another user's private file (403, nothing written)."""
+@pytest.mark.parametrize('route, refusal', [
+    ('slide/{i}/import', 'The import covers no superpixel'),  # an imported prediction source
+    ('epoch/1/predictions', 'is not a predictions .npz'),  # a training epoch's predictions
+])
+def test_a_file_a_route_reads_needs_read_access_on_it(server, admin, labeler, project, segmented, route, refusal):
+    """Routes that read a file declare read access on it in the route, like the project's level: a labeler
+    who may run the pipeline cannot have another user's private file read (403, nothing written)."""
     import io
 
     from girder.constants import AccessType
@@ -137,14 +141,15 @@ def test_a_file_a_route_reads_needs_read_access_on_it(server, admin, labeler, pr
     content = json.dumps({'type': 'FeatureCollection', 'features': []}).encode()
     file = Upload().uploadFromFile(io.BytesIO(content), len(content), 'model.geojson', parentType='folder',
                                    parent=private, user=admin)
-    path = '/histomics_label/project/%s/slide/%s/import' % (project['_id'], segmented['itemId'])
+    path = '/histomics_label/project/%s/%s' % (project['_id'], route.format(i=segmented['itemId']))
     before = snapshot(), Prediction().find({}).count()
     resp = server.request(path, method='POST', user=labeler, params={'fileId': str(file['_id'])})
     assertStatus(resp, 403)
     assert resp.json['message'].startswith('Read access denied for folder %s' % private['_id'])
     assert (snapshot(), Prediction().find({}).count()) == before
-    # with read access on it the same request reaches the import (a 400 for an empty collection, not a 403)
+    # with read access on it the same request reaches the handler, which refuses the content (400, not 403)
     Folder().setUserAccess(private, labeler, AccessType.READ, save=True)
     resp = server.request(path, method='POST', user=labeler, params={'fileId': str(file['_id'])})
     assertStatus(resp, 400)
+    assert refusal in resp.json['message']
     assert (snapshot(), Prediction().find({}).count()) == before

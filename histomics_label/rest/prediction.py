@@ -22,9 +22,8 @@ from .validation import ID_LIST, Description, autoDescribeRoute
 PREDICTION_ARRAYS = 'slide_index, superpixel, predicted, probabilities, certainty, ranking, category_ids'
 
 
-def read_prediction_file(file, user):
+def read_prediction_file(file):
     """The arrays of a predictions ``.npz`` stored in Girder (400 if it is not one)."""
-    file = File().load(file, level=AccessType.READ, user=user, exc=True)
     content = b''.join(File().download(file, headers=False)())  # a file handle reads at most 16 MB at once
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as data:
@@ -49,16 +48,17 @@ class PredictionEndpoints:
                     'The epoch replaces the current one atomically once it is fully stored.')
         .projectParam(AccessType.WRITE, capability=RUN)
         .intParam('epoch', 'The new epoch number (greater than the current one).', minimum=1, paramType='path')
-        .idParam('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS)
+        .modelParam('fileId', 'A .npz with %s.' % PREDICTION_ARRAYS, model=File, level=AccessType.READ,
+                    paramType='query', destName='file')
         .jsonParam('model', 'JSON object describing the model (kind, training-set size...).',
                    required=False, requireObject=True)
         .idParam('modelFileId', 'The saved model file.', required=False)
         .errorResponse('Malformed predictions, unknown categories or slides, or an old epoch.', 400)
-        .errorResponse('Write access was denied on the project folder.', 403)
+        .errorResponse('Write access was denied on the project folder, or read access on the file.', 403)
     )
-    def ingest(self, project, epoch, fileId, model, modelFileId):
+    def ingest(self, project, epoch, file, model, modelFileId):
         model = dict(model or {}, fileId=modelFileId)
-        arrays = read_prediction_file(fileId, getCurrentUser())
+        arrays = read_prediction_file(file)
         known = {str(c['_id']): c['_id'] for c in Category().list(project)}
         category_ids = [str(c) for c in arrays.pop('category_ids', [])]
         if not category_ids or any(c not in known for c in category_ids):

@@ -21,7 +21,7 @@ from ..models.prediction import Prediction, Ranking, next_superpixels, predictio
 from ..models.review import Review
 from ..models.slide import ProjectSlide
 from ..models.study import Study
-from ..models.superpixel_key import KEY_SHIFT, superpixel_keys
+from ..models.superpixel_key import KEY_SHIFT, SUPERPIXEL_MASK, superpixel_keys
 from .known_answers import mixed_keys
 
 PREDICTION_FIELDS = ('categoryId', 'probabilities', 'certainty')
@@ -47,7 +47,7 @@ def _confidence(project_id, epoch, removed_slides):
         members = np.flatnonzero(slide_of == slide['index'])
         if arrays is not None and len(members):
             top = arrays[1].max(axis=1).astype(np.float32)
-            confidence[members] = top[keys[members] & ((1 << KEY_SHIFT) - 1)]
+            confidence[members] = top[keys[members] & SUPERPIXEL_MASK]
     return confidence
 
 
