@@ -1,36 +1,29 @@
 """The built wheel: it ships the whole web client and every CLI, keeps mongomock out of the core
 requirements, and its client builds from the installed copy.
 
-The install test puts the wheel into a fresh venv whose other dependencies come from this venv (a .pth
-line after the fresh site-packages, so the wheel's histomics_label shadows this checkout's), then builds
-our plugin bundle there with devops/build_client.py --plugin-only (the `girder build` target of our
-plugin, ~10 s), writing into the fresh venv's static folder.
+The install tests pip-install the wheel with its declared dependencies (under requirements/constraints.txt)
+into a fresh venv, then run the full `girder build` there with devops/build_client.py: that venv's own
+staging and static folder, this venv's left untouched. Time and disk of the two steps go to
+test-artifacts/wheel_build.json.
 """
 import email.parser
-import importlib.util
+import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import sysconfig
+import time
 import uuid
 import zipfile
 
 import pytest
 
-from conftest import REPO
+from conftest import ARTIFACTS, REPO
 
 BUILD_INPUTS = ('setup.py', 'MANIFEST.in', 'README.md', 'histomics_label', 'web_client', 'cli')
 ASSET_PROBES = ('probe.png', 'probe.svg', 'probe.css', 'probe.woff2')
 NOT_SHIPPED = shutil.ignore_patterns('node_modules', '__pycache__', '*.pyc', '*.egg-info', 'build', 'dist')
-
-
-def _build_client_module():
-    spec = importlib.util.spec_from_file_location('build_client', os.path.join(REPO, 'devops', 'build_client.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _source_files(folder):
@@ -103,22 +96,30 @@ def test_mongomock_is_only_a_demo_and_test_extra(wheel):
     assert any(r.startswith('girder') and 'extra' not in r for r in requirements)
 
 
+def _du_mb(path):
+    return round(sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names
+                     if not os.path.islink(os.path.join(root, name))) / 2 ** 20)
+
+
 @pytest.fixture(scope='module')
 def fresh_venv(wheel, tmp_path_factory):
-    """A new venv holding only the wheel; every other dependency is this venv's, after it on sys.path."""
+    """A new venv holding the wheel and the dependencies it declares, resolved by pip under the project's
+    constraints: nothing comes from this venv (its own girder, so its own `girder build` staging)."""
     venv = tmp_path_factory.mktemp('venv')
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=120)
     python = str(venv / 'bin' / 'python')
+    started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, '-m', 'pip', '--python', python, 'install', '--no-deps', '--no-index', str(wheel)],
-        capture_output=True, text=True, timeout=300)
+        [sys.executable, '-m', 'pip', '--python', python, 'install', '-q', '-c',
+         os.path.join(REPO, 'requirements', 'constraints.txt'), str(wheel)],
+        capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout + result.stderr
     site_packages = subprocess.run(
         [python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
         capture_output=True, text=True, check=True, cwd=str(venv)).stdout.strip()
-    with open(os.path.join(site_packages, 'main-venv.pth'), 'w') as f:
-        f.write(sysconfig.get_path('purelib') + '\n')
-    return {'python': python, 'prefix': str(venv), 'site_packages': site_packages}
+    yield {'python': python, 'prefix': str(venv), 'site_packages': site_packages,
+           'install_seconds': round(time.monotonic() - started, 1)}
+    shutil.rmtree(venv, ignore_errors=True)  # ~0.9 GB once the client is built
 
 
 def _fresh_env():
@@ -134,50 +135,62 @@ def _run_in(venv, code):
     return result.stdout
 
 
+@pytest.mark.slow
 def test_fresh_venv_uses_the_wheel_copy(fresh_venv):
     report = json.loads(_run_in(fresh_venv, (
-        'import json, importlib.metadata, histomics_label.plugin as p\n'
+        'import json, importlib.metadata, girder, histomics_label.plugin as p\n'
         'from girder.plugin import getPlugin\n'
         'dist = importlib.metadata.distribution("histomics-label")\n'
-        'print(json.dumps({"module": p.__file__, "client": p.client_source_dir(),\n'
+        'print(json.dumps({"module": p.__file__, "client": p.client_source_dir(), "girder": girder.__file__,\n'
         '    "dist": str(dist.locate_file("")), "npm": getPlugin("histomics_label").npmPackages()}))\n')))
     wheel_package = os.path.join(fresh_venv['site_packages'], 'histomics_label')
     assert report['module'] == os.path.join(wheel_package, 'plugin.py')
     assert report['client'] == os.path.join(wheel_package, 'web_client')
+    assert report['girder'] == os.path.join(fresh_venv['site_packages'], 'girder', '__init__.py')
     assert os.path.realpath(report['dist']) == os.path.realpath(fresh_venv['site_packages'])
     # what `girder build` puts in its package.json: our client is the wheel's
     assert report['npm'] == {'@girder/histomics_label': 'file:' + report['client']}
 
 
-@pytest.mark.slow
-def test_client_builds_from_the_wheel(fresh_venv):
+def _this_venvs_build():
+    """What a build in another venv must leave alone: this venv's staging and built client (path -> mtime)."""
+    from girder.cli import build as girder_build
     from girder.constants import STATIC_ROOT_DIR
 
-    build_client = _build_client_module()
-    staged = os.path.join(build_client.STAGING, 'node_modules', *build_client.PLUGIN_NPM_NAME.split('/'))
-    assert os.path.isfile(os.path.join(STATIC_ROOT_DIR, 'built', 'plugins', 'histomicsui', 'plugin.min.js')), \
-        'the web client is not built in this venv: run devops/install.sh first'
-    # the other plugins' bundles and DLL manifests that our bundle links against
-    fresh_built = os.path.join(fresh_venv['prefix'], 'share', 'girder', 'static', 'built')
-    shutil.copytree(os.path.join(STATIC_ROOT_DIR, 'built'), fresh_built,
-                    ignore=lambda folder, names: ['histomics_label'] if folder.endswith('plugins') else [])
+    staging = girder_build._GIRDER_BUILD_ASSETS_PATH
+    paths = [os.path.join(staging, 'package.json'), os.path.join(staging, 'node_modules', '@girder'),
+             os.path.join(staging, 'node_modules', '@girder', 'histomics_label', 'package.json'),
+             os.path.join(STATIC_ROOT_DIR, 'built', 'girder_lib.min.js')]
+    paths += glob.glob(os.path.join(STATIC_ROOT_DIR, 'built', 'plugins', '*', 'plugin.min.*'))
+    return {path: os.stat(path).st_mtime_ns for path in paths if os.path.exists(path)}
+
+
+@pytest.mark.slow
+def test_the_full_client_builds_from_the_wheel(fresh_venv):
+    """`girder build` (devops/build_client.py without --plugin-only) in the fresh venv: npm install of the
+    meta-build and webpack of girder and every plugin, into that venv's staging and static folder."""
+    before = _this_venvs_build()
     # a marker that exists only in the installed wheel's copy of the client
     probe = 'hl-wheel-probe-%s' % uuid.uuid4().hex[:12]
-    stylesheet = os.path.join(fresh_venv['site_packages'], 'histomics_label', 'web_client', 'stylesheets',
-                              'histomicsLabel.styl')
-    with open(stylesheet, 'a') as f:
+    client = os.path.join(fresh_venv['site_packages'], 'histomics_label', 'web_client')
+    with open(os.path.join(client, 'stylesheets', 'histomicsLabel.styl'), 'a') as f:
         f.write('\n.%s\n  color red\n' % probe)
-    try:
-        result = subprocess.run(
-            [fresh_venv['python'], os.path.join(REPO, 'devops', 'build_client.py'), '--plugin-only'],
-            capture_output=True, text=True, timeout=600, cwd=fresh_venv['prefix'], env=_fresh_env())
-    finally:
-        # the shared build staging gets this checkout's client back, as build_client.py stages it
-        shutil.rmtree(staged, ignore_errors=True)
-        shutil.copytree(build_client.plugin_source(), staged,
-                        ignore=shutil.ignore_patterns('__pycache__', '*.py'))
+    started = time.monotonic()
+    result = subprocess.run(  # the npm cache is warm after devops/install.sh: no need to revalidate it
+        [fresh_venv['python'], os.path.join(REPO, 'devops', 'build_client.py')], capture_output=True,
+        text=True, timeout=1800, cwd=fresh_venv['prefix'], env=dict(_fresh_env(), npm_config_prefer_offline='true'))
+    seconds = round(time.monotonic() - started, 1)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    bundle = os.path.join(fresh_built, 'plugins', 'histomics_label')
+
+    staging = os.path.join(fresh_venv['site_packages'], 'girder', 'web_client')
+    with open(os.path.join(staging, 'package.json')) as f:
+        assert json.load(f)['dependencies']['@girder/histomics_label'] == 'file:' + client
+    built = os.path.join(fresh_venv['prefix'], 'share', 'girder', 'static', 'built')
+    assert os.path.isfile(os.path.join(built, 'girder_lib.min.js'))
+    for plugin in ('jobs', 'worker', 'slicer_cli_web', 'large_image', 'large_image_annotation', 'histomicsui',
+                   'histomics_label'):
+        assert os.path.isfile(os.path.join(built, 'plugins', plugin, 'plugin.min.js')), plugin
+    bundle = os.path.join(built, 'plugins', 'histomics_label')
     with open(os.path.join(bundle, 'plugin.min.css')) as f:
         assert probe in f.read()
     with open(os.path.join(bundle, 'plugin.min.js')) as f:
@@ -186,3 +199,9 @@ def test_client_builds_from_the_wheel(fresh_venv):
     # Vue comes from large_image's bundle (through the DLL reference), never a copy of our own
     assert 'girder_plugin_large_image' in script
     assert 'Vue.js v2' not in script
+    assert _this_venvs_build() == before
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with open(os.path.join(ARTIFACTS, 'wheel_build.json'), 'w') as f:
+        json.dump({'install_seconds': fresh_venv['install_seconds'], 'build_seconds': seconds,
+                   'venv_mb': _du_mb(fresh_venv['prefix']), 'staging_mb': _du_mb(staging),
+                   'built_mb': _du_mb(built)}, f, indent=1)
