@@ -1,5 +1,7 @@
 """Exports: a job with progress whose files re-open and match the database (GeoJSON per slide, category masks,
 COCO, Parquet), recorded splits, versions, and a failure that removes its partial folder and keeps the labels."""
+import datetime
+import hashlib
 import io
 import json
 import time
@@ -125,7 +127,6 @@ def test_an_export_reopens_and_matches_the_database(server, admin, labeler, stud
     files = {entry['name']: entry for entry in manifest['files']}
     assert sorted(files) == ['coco.json', 'geojson.zip', 'masks/0000 CMU-1-Small-Region.mask.tiff',
                              'superpixels.parquet']
-    import hashlib
     for entry in files.values():
         with open(local_path(entry['fileId']), 'rb') as f:
             assert hashlib.sha256(f.read()).hexdigest() == entry['sha256']
@@ -378,3 +379,111 @@ def test_a_new_project_of_the_folder_exports_beside_a_deleted_ones_exports(serve
     folders = [Folder().load(entry['folderId'], force=True) for entry in listed]
     assert [folder['name'] for folder in folders] == ['v0002', 'v0001 %s' % second['_id']]
     assert Folder().findOne({'parentId': folders[0]['parentId'], 'name': 'v0001'})  # the deleted project's stays
+
+
+def read_export(server, user, project):
+    """The newest export of ``project``: its manifest and {file name: local path}."""
+    newest = server.request('/histomics_label/project/%s/export' % project['_id'], user=user).json[0]
+    manifest = json.load(open(local_path(newest['manifestFileId'])))
+    return newest, manifest, {entry['name']: local_path(entry['fileId']) for entry in manifest['files']}
+
+
+def pixels_digest(array):
+    return array.shape, str(array.dtype), hashlib.sha256(array.tobytes()).hexdigest()
+
+
+def slide_outputs(manifest, paths):
+    """What an export says of its present slides, free of what differs between versions (dates, ids)."""
+    from pycocotools.coco import COCO
+
+    with zipfile.ZipFile(paths['geojson.zip']) as archive:
+        features = {name: json.loads(archive.read(name))['features'] for name in archive.namelist()}
+    coco = COCO(paths['coco.json']).dataset
+    return {'slides': manifest['slides'], 'splits': manifest['splits'], 'geojson': features,
+            'coco': (coco['images'], coco['categories'], coco['annotations']),
+            'masks': {name: pixels_digest(tifffile.imread(path)) for name, path in paths.items()
+                      if name.startswith('masks/')},
+            'table': pq.read_table(paths['superpixels.parquet']).to_pylist(),
+            'counts': {key: value for key, value in manifest['counts'].items() if key != 'labelsOnRemovedSlides'}}
+
+
+@pytest.mark.plugin('histomics_label')
+def test_a_removed_slides_labels_stay_in_the_export(server, admin, labeler, study):
+    """A project of two labeled slides loses one slide item: the next export carries that slide's labels and
+    verdicts in removed_slides.parquet (values, raters, times, centroids as labeled), whatever the formats, and
+    says in the manifest that the geometric formats leave it out; the remaining slide's output is unchanged."""
+    from girder.models.folder import Folder
+    from girder.models.item import Item
+    from girder_jobs.constants import JobStatus
+
+    from histomics_label.models.category import Category
+    from histomics_label.models.label import Label
+    from histomics_label.models.project import Project
+    from histomics_label.models.review import Review
+    from histomics_label.models.slide import ProjectSlide
+    from histomics_label.models.superpixels import SuperpixelGeometry
+    from test_handlers import add_slide, segment
+
+    project, ids = study['project'], study['ids']
+    assert export(server, admin, project, seed=3)['status'] == JobStatus.SUCCESS
+    _, manifest, paths = read_export(server, admin, project)
+    before = slide_outputs(manifest, paths)
+    assert 'removed_slides.parquet' not in paths and manifest['removedSlides'] == []
+
+    item = add_slide(admin, project['folderId'], 'second.svs')
+    ProjectSlide().sync(project, Folder().load(project['folderId'], force=True))
+    second = segment(ProjectSlide().for_item(project, item['_id']))
+    assert second['index'] == 1
+    categories = Category().list(project)
+    centroids = SuperpixelGeometry().geometry(second)[0]
+    Label().write(project, second, admin, [{'superpixel': s, 'categoryId': ids[0]} for s in range(6)],
+                  categories, centroids)
+    Label().write(project, second, labeler, [{'superpixel': 0, 'categoryId': ids[1]},
+                                             {'superpixel': 1, 'categoryId': ids[1]},
+                                             {'superpixel': 2, 'categoryId': ids[0]}], categories, centroids)
+    Review().write(project, second, admin, [{'superpixel': 1, 'verdict': 'correct', 'categoryId': ids[2]},
+                                            {'superpixel': 7, 'verdict': 'correct', 'categoryId': ids[2],
+                                             'comment': 'fat cells'}], categories)
+    Item().remove(Item().load(item['_id'], force=True))
+    project = Project().load(project['_id'], force=True)
+    [removal] = project['removedSlides']
+
+    for expected, formats in ((2, ['geojson', 'masks', 'coco', 'parquet']), (3, ['coco'])):
+        job = export(server, labeler, project, seed=3, formats=formats)
+        assert job['status'] == JobStatus.SUCCESS, job['log']
+        listed, manifest, paths = read_export(server, labeler, project)
+        assert listed['version'] == expected and listed['counts']['labelsOnRemovedSlides'] == 9
+        assert 'removed_slides.parquet' in paths  # whatever the formats: only a table can hold them
+        assert manifest['removedSlides'] == [{
+            'itemId': str(item['_id']), 'name': 'second.svs', 'index': 1,
+            'removed': removal['removed'].replace(tzinfo=datetime.timezone.utc).isoformat(), 'labels': 9,
+            'labeledSuperpixels': 7, 'effectiveLabels': 6, 'reviews': 2, 'file': 'removed_slides.parquet'}]
+        assert 'GeoJSON, COCO, the masks and superpixels.parquet cover only' in manifest['removedSlidesNote']
+        assert manifest['counts']['slides'] == 1 and [s['name'] for s in manifest['slides']] == [
+            'CMU-1-Small-Region.svs']
+        if expected == 2:  # the remaining slide's files and counts are those of the export before the removal
+            assert slide_outputs(manifest, paths) == before
+
+    table = pq.read_table(paths['removed_slides.parquet'])
+    assert json.loads(table.schema.metadata[b'histomics_label.export'])['version'] == 3
+    rows = {row['superpixel']: row for row in table.to_pylist()}
+    assert sorted(rows) == [0, 1, 2, 3, 4, 5, 7]
+    assert {sp: (row['label'], row['label_rule'], row['raters']) for sp, row in rows.items()} == {
+        0: (None, 'disputed', 2), 1: ('Fat', 'adjudicated', 2), 2: ('Tumor', 'consensus', 2),
+        3: ('Tumor', 'single', 1), 4: ('Tumor', 'single', 1), 5: ('Tumor', 'single', 1), 7: ('Fat', 'adjudicated', 0)}
+    assert rows[1]['label_id'] == ids[2] and rows[0]['agreement'] == 0.5 and rows[2]['agreement'] == 1
+    for superpixel, row in rows.items():
+        assert (row['slide_index'], row['item_id'], row['slide_name']) == (1, str(item['_id']), 'second.svs')
+        assert row['slide_removed'].replace(tzinfo=None) == removal['removed'].replace(tzinfo=None)
+        labels = list(Label().find({'itemId': item['_id'], 'superpixel': superpixel}))
+        assert sorted((r['user_login'], r['category'], r['source'], r['updated'].replace(tzinfo=None))
+                      for r in row['rater_labels']) == sorted(
+            (('admin' if label['userId'] == admin['_id'] else 'labeler'), Category().load(
+                label['categoryId'], force=True)['name'], 'paint', label['updated'].replace(tzinfo=None))
+            for label in labels)
+        position = [row['centroid_x'], row['centroid_y']]
+        assert position == (centroids[superpixel].tolist() if labels else [None, None])
+    assert [(r['reviewer_login'], r['verdict'], r['category'], r['comment']) for r in rows[7]['reviews']] == [
+        ('admin', 'correct', 'Fat', 'fat cells')]
+    assert 'bbox_x0' not in table.column_names and 'predicted' not in table.column_names
+    assert Label().find({'itemId': item['_id']}).count() == 9  # exports never write labels

@@ -9,7 +9,8 @@ reports progress, stops when canceled, and on failure removes its partial folder
 
 The export lands in ``Histomics Label exports/v0001`` (then ``v0002``...) in the project folder (``v0001 <project
 id>`` when another project of the folder has that name already), with the files
-of the formats asked for and ``manifest.json`` (written last: a folder without it is not an export).
+of the formats asked for, ``removed_slides.parquet`` when removed slides have labels (:mod:`.export_removed`) and
+``manifest.json`` (written last: a folder without it is not an export).
 """
 import shutil
 import tempfile

@@ -28,7 +28,7 @@ from ..models.superpixels import SuperpixelGeometry
 #: item metadata keys naming a slide's patient, first found wins; without them a slide is its own patient
 PATIENT_KEYS = ('patientId', 'caseId')
 LABEL_FIELDS = {'superpixel': True, 'userId': True, 'categoryId': True, 'source': True, 'epoch': True,
-                'updated': True}
+                'updated': True, 'x': True, 'y': True}
 
 
 def patient_of(item):
@@ -49,7 +49,8 @@ def plan_splits(slides, items, level, ratios, seed):
     return {key: (patients[key], assigned[unit[key]]) for key in patients}
 
 
-def _iso(value):
+def iso_time(value):
+    """A datetime as ISO 8601 text (UTC when naive); other values as they are."""
     if isinstance(value, datetime.datetime):
         return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).isoformat()
     return value
@@ -87,9 +88,17 @@ class ExportContext:
     def records(self, project, slide, superpixels):
         """Per superpixel of ``superpixels`` (a Mongo condition on ``superpixel``) that has labels or verdicts:
         {superpixel: (effective entry, rater labels, reviews)}; raters and reviews as plain dicts."""
-        where = {'projectId': project['_id'], 'itemId': slide['itemId'], 'superpixel': superpixels}
-        labels = list(Label().collection.find(where, LABEL_FIELDS))
-        reviews = list(Review().collection.find(where))
+        return self.records_of(*self.read(project, slide['itemId'], superpixels))
+
+    @staticmethod
+    def read(project, item_id, superpixels):
+        """The label (with its ``x, y``: the superpixel's centroid when labeled) and review documents of the
+        superpixels ``superpixels`` (a Mongo condition) of the slide ``item_id``."""
+        where = {'projectId': project['_id'], 'itemId': item_id, 'superpixel': superpixels}
+        return list(Label().collection.find(where, LABEL_FIELDS)), list(Review().collection.find(where))
+
+    def records_of(self, labels, reviews):
+        """:meth:`records` of label and review documents read by :meth:`read`."""
         effective = effective_labels(labels, reviews, self.resolve)
         raters, verdicts = collections.defaultdict(list), collections.defaultdict(list)
         for label in sorted(labels, key=lambda doc: (doc['superpixel'], str(doc['userId']))):
@@ -106,6 +115,18 @@ class ExportContext:
                 'category': self.name(category), 'comment': review.get('comment') or '', 'time': review['time']})
         return {sp: (entry, raters.get(sp, []), verdicts.get(sp, [])) for sp, entry in effective.items()}
 
+    def label_columns(self, records):
+        """The table columns of the effective label, rater labels and verdicts, one value per record
+        (``(effective entry or None, raters, reviews)``)."""
+        effective = [record[0] or {} for record in records]
+        return {
+            'label': [self.name(e.get('categoryId')) for e in effective],
+            'label_id': [str(e['categoryId']) if e.get('categoryId') else None for e in effective],
+            'label_rule': [e.get('rule') for e in effective], 'raters': [e.get('raters', 0) for e in effective],
+            'agreement': [e.get('agreement') for e in effective],
+            'flagged': [e.get('flagged', False) for e in effective],
+            'rater_labels': [record[1] for record in records], 'reviews': [record[2] for record in records]}
+
     def properties(self, record):
         """GeoJSON / COCO properties of one record: effective label, rule, agreement, raters and reviews."""
         entry, raters, reviews = record
@@ -115,8 +136,8 @@ class ExportContext:
             'categoryId': str(entry['categoryId']) if entry['categoryId'] else None,
             'classification': {'name': category['name'], 'color': category['fillColor']} if category else None,
             'rule': entry['rule'], 'agreement': entry['agreement'], 'flagged': entry['flagged'],
-            'raters': [dict(r, updated=_iso(r['updated'])) for r in raters],
-            'reviews': [dict(r, time=_iso(r['time'])) for r in reviews]}
+            'raters': [dict(r, updated=iso_time(r['updated'])) for r in raters],
+            'reviews': [dict(r, time=iso_time(r['time'])) for r in reviews]}
 
 
 def _decode(rgb):

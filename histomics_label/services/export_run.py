@@ -1,6 +1,7 @@
 """One export run (:func:`.export.run_export` calls it): opens the writers of the formats asked for, walks the
 slides (labels chunk by chunk into the Parquet table and the mask codes, then the labeled superpixels' outlines
-into GeoJSON and COCO, then the mask), uploads each file with its checksum and writes the manifest last.
+into GeoJSON and COCO, then the mask), then the removed slides' labels (:mod:`.export_removed`), uploads each file
+with its checksum and writes the manifest last.
 Progress goes to the job at most every :data:`PROGRESS_INTERVAL` seconds, which is also when a cancel is seen.
 """
 import datetime
@@ -27,7 +28,8 @@ from ..models.agreement import Agreement
 from ..models.label import Label
 from ..models.review import VERDICTS, Review
 from ..models.slide import ProjectSlide
-from .export_data import PATIENT_KEYS, ExportContext, SlideSource, plan_splits
+from .export_data import PATIENT_KEYS, ExportContext, SlideSource, iso_time, plan_splits
+from .export_removed import FILE_NAME as REMOVED_FILE, NOTE as REMOVED_NOTE, RemovedSlides
 
 FORMAT_VERSION = 1
 CHUNK = 20000  # superpixels per table chunk (one Parquet row group)
@@ -86,17 +88,18 @@ class Export:
         segmented = [s for s in slides if s.get('superpixelCount')]
         self.sizes = {s['itemId']: ImageItem().getMetadata(items[s['itemId']]) for s in segmented}
         passes = 1 + bool(self.formats & {'geojson', 'coco'}) + ('masks' in self.formats)
-        self.progress = Progress(self.job, passes * sum(s['superpixelCount'] for s in segmented))
+        removed_labels = sum(r.get('labels', 0) for r in self.project.get('removedSlides') or ())
+        self.progress = Progress(self.job, passes * sum(s['superpixelCount'] for s in segmented) + removed_labels)
         self.embedding_dim = self._embedding_dim(segmented) if self.options['includeEmbeddings'] else None
         self.prediction_categories = None
-        self.table = SuperpixelTable(self.path('superpixels.parquet'), self.embedding_dim, metadata={
-            'histomics_label.export': json.dumps({'projectId': str(self.project['_id']), 'version': self.version})
-        }) if 'parquet' in self.formats else None
+        self.table = SuperpixelTable(self.path('superpixels.parquet'), self.embedding_dim,
+                                     metadata=self._table_metadata()) if 'parquet' in self.formats else None
         self.geojson = GeoJSONZip(self.path('geojson.zip')) if 'geojson' in self.formats else None
         self.coco = CocoWriter(self.path('coco.json'), self._coco_info(), self._coco_images(segmented),
                                self._coco_categories()) if 'coco' in self.formats else None
         for number, slide in enumerate(segmented):
             self._slide(slide, '%d/%d %s' % (number + 1, len(segmented), slide['name']))
+        self._removed_slides()
         for writer, name in ((self.table, 'superpixels.parquet'), (self.geojson, 'geojson.zip'),
                              (self.coco, 'coco.json')):
             if writer is not None:
@@ -115,6 +118,19 @@ class Export:
                 key: value for key, value in self.counts.items() if not isinstance(value, dict)}}})
         self.progress.finish()
         return manifest
+
+    def _removed_slides(self):
+        """Write and upload the removed slides' labels (:mod:`.export_removed`), whatever the formats."""
+        removed = RemovedSlides(self.context, self.project, self.path(REMOVED_FILE), CHUNK,
+                                metadata=self._table_metadata())
+        self.removed_out = removed.write(lambda labels: self.progress.advance(labels, 'removed slides: labels'))
+        if removed.written:
+            self._upload(self.path(REMOVED_FILE), REMOVED_FILE, self.folder)
+
+    def _table_metadata(self):
+        """The Parquet key-value metadata naming the export."""
+        return {'histomics_label.export': json.dumps({'projectId': str(self.project['_id']),
+                                                      'version': self.version})}
 
     def _embedding_dim(self, slides):
         for slide in slides:
@@ -172,19 +188,12 @@ class Export:
         size, ids = stop - start, range(start, stop)
         slide = source.slide
         empty = (None, [], [])
-        rows = [records.get(sp, empty) for sp in ids]
-        effective = [row[0] or {} for row in rows]
         columns = {
             'slide_index': [slide['index']] * size, 'item_id': [str(slide['itemId'])] * size,
             'slide_name': [slide['name']] * size, 'patient_id': [patient] * size, 'split': [split] * size,
             'superpixel': list(ids), 'centroid_x': source.centroids[start:stop, 0],
-            'centroid_y': source.centroids[start:stop, 1],
-            'label': [self.context.name(e.get('categoryId')) for e in effective],
-            'label_id': [str(e['categoryId']) if e.get('categoryId') else None for e in effective],
-            'label_rule': [e.get('rule') for e in effective], 'raters': [e.get('raters', 0) for e in effective],
-            'agreement': [e.get('agreement') for e in effective],
-            'flagged': [e.get('flagged', False) for e in effective],
-            'rater_labels': [row[1] for row in rows], 'reviews': [row[2] for row in rows]}
+            'centroid_y': source.centroids[start:stop, 1]}
+        columns.update(self.context.label_columns([records.get(sp, empty) for sp in ids]))
         for index, name in enumerate(('bbox_x0', 'bbox_y0', 'bbox_x1', 'bbox_y1')):
             columns[name] = source.bboxes[start:stop, index]
         columns.update(source.prediction_columns(self.context, start, stop))
@@ -290,16 +299,17 @@ class Export:
 
     def _manifest(self, slides, items, segmented):
         project = self.project
-        verdicts = {verdict: Review().collection.count_documents({'projectId': project['_id'], 'verdict': verdict})
+        exported = {'projectId': project['_id'], 'itemId': {'$in': [s['itemId'] for s in segmented]}}
+        verdicts = {verdict: Review().collection.count_documents(dict(exported, verdict=verdict))
                     for verdict in VERDICTS}
-        raters = Label().collection.distinct('userId', {'projectId': project['_id']})
+        raters = Label().collection.distinct('userId', exported)
         self.counts.update(
             slides=len(segmented), superpixels=sum(s['superpixels'] for s in self.slides_out),
             labels=sum(s['labels'] for s in self.slides_out),
             labeledSuperpixels=sum(s['labeledSuperpixels'] for s in self.slides_out),
             effectiveLabels=sum(s['effectiveLabels'] for s in self.slides_out),
             reviews=sum(verdicts.values()), verdicts=verdicts, raters=len(raters),
-            labelsOnRemovedSlides=sum(r.get('labels', 0) for r in project.get('removedSlides') or ()))
+            labelsOnRemovedSlides=sum(r['labels'] for r in self.removed_out))
         level = self.options['splitLevel']
         units = {}
         for key, (patient, split) in self.splits.items():
@@ -326,8 +336,8 @@ class Export:
                        'slides': {str(key): split for key, (_, split) in self.splits.items()}},
             'agreement': project_agreement(project),
             'counts': self.counts, 'slides': self.slides_out,
-            'removedSlides': [{'itemId': str(r['itemId']), 'name': r['name'], 'labels': r.get('labels', 0)}
-                              for r in project.get('removedSlides') or ()],
+            'removedSlides': [dict(r, removed=iso_time(r['removed'])) for r in self.removed_out],
+            'removedSlidesNote': REMOVED_NOTE,
             'files': self.files,
         }
 
