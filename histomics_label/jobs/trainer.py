@@ -2,7 +2,7 @@
 kept in memory between epochs.
 
 The worker process keeps a module-level :class:`..core.feature_cache.FeatureCache`: each slide's features file
-is downloaded and converted (float16 by default) the first time an epoch needs it, then reused until the LRU
+is downloaded and converted (to bfloat16 on CPUs with AMX, else float16, by default) the first time an epoch needs it, then reused until the LRU
 byte budget evicts it. A worker with a solo pool (``celery worker -P solo``) keeps one cache across tasks;
 a restarted worker starts empty and rebuilds it on the next epoch. Everything else goes through the API like
 the TrainAndPredict CLI: the epoch's manifest (``GET project/{id}/epoch/{n}``), the predictions and model

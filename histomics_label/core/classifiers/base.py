@@ -14,6 +14,7 @@ import datetime
 
 import numpy as np
 
+from .. import bfloat16
 from . import model_io, registry
 from .affine import normalised_affine, single_threaded_torch
 
@@ -165,15 +166,17 @@ class Classifier(abc.ABC):
             raise ValueError('the classifier has not been fitted')
 
     def _check_X(self, X, keep_half=False, check_finite=True):
-        """``X`` as float32 (uint8 patches scaled to [0, 1]); float16 stays float16 with ``keep_half``."""
+        """``X`` as float32 (uint8 patches scaled to [0, 1]); float16 and bfloat16 stay as they are with
+        ``keep_half``."""
         X = np.asarray(X)
         if X.ndim != self.input_ndim:
             raise ValueError('%s expects %d-d input, got shape %r' % (type(self).__name__, self.input_ndim, X.shape))
-        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        half = X.dtype == np.float16 or bfloat16.is_bfloat16(X)
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool or half):
             raise ValueError('input must be numeric')
         if X.dtype == np.uint8:
             X = X.astype(np.float32) / 255
-        elif not (keep_half and X.dtype == np.float16):
+        elif not (keep_half and half):
             X = X.astype(np.float32, copy=False)
         for start in range(0, len(X) if check_finite else 0, PREDICT_BLOCK):  # no n x d boolean temporary
             if not np.all(np.isfinite(X[start:start + PREDICT_BLOCK])):

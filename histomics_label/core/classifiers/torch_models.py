@@ -63,7 +63,7 @@ class TorchClassifier(MinibatchClassifier):
     @contextlib.contextmanager
     def _training_session(self):
         self._optimizer = torch.optim.Adam(self._net.parameters(), lr=float(self.params['learning_rate']),
-                                           weight_decay=float(self.params['weight_decay']))
+                                           weight_decay=float(self.params['weight_decay']), fused=True)
         self._net.train()
         try:
             with self._seeded(1 + self.epoch), self._threads():
