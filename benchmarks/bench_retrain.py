@@ -49,6 +49,9 @@ from girder_stack import wait_job as wait_stack_job
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ('manifest', 'features', 'fit', 'predict', 'rank', 'publish')
 OLD_CORE_MARK = 'Core for fast epochs'  # the commit that replaced the pre-issue core
+#: the pre-issue core ranks by the default strategy of its time (the issue's figures): its BatchBALD scored
+#: every superpixel as a candidate, hours at 100k
+OLD_CORE_STRATEGY = 'confidence'
 
 
 def parse_args(argv=None):
@@ -358,8 +361,10 @@ def measure_size(stack, size, args, results):
             strategy, result['visible'], describe_steps(row['strategies'][strategy])), flush=True)
     stack.client.put(path, parameters={'settings': json.dumps({'certaintyMetric': default_strategy()})})
     row['trainerPeakRss'] = high_water(trainer.pid)
-    print('  trainer worker peak RSS %.2f GB (features cached: %.2f GB as float16)' % (
-        row['trainerPeakRss'] / 1e9, size * args.dim * 2 / 1e9), flush=True)
+    row['cacheDtype'] = re.search(r'cached, as (\w+)\)', log).group(1)
+    print('  trainer worker peak RSS %.2f GB (features cached: %.2f GB as %s)' % (
+        row['trainerPeakRss'] / 1e9, size * args.dim * (4 if row['cacheDtype'] == 'float32' else 2) / 1e9,
+        row['cacheDtype']), flush=True)
     stack.stop(trainer)
     if not args.no_job_path:
         Setting().set(RESIDENT_TRAINER, False)
@@ -372,9 +377,10 @@ def measure_size(stack, size, args, results):
               % (result['visible'], row['job']['peakRss'] / 1e9), flush=True)
     if size <= args.old_core_max:
         row['oldCore'] = old_core(stack, project, paths, args)
-        print('  pre-issue core (train_and_predict of %s, features read as TrainAndPredict reads them): '
-              '%.1f s compute (+ %.1f s reading), peak RSS %.2f GB' % (
-                  row['oldCore']['revision'][:8], row['oldCore']['seconds'], row['oldCore']['readSeconds'],
+        print('  pre-issue core (train_and_predict of %s ranking by %s, features read as TrainAndPredict reads '
+              'them): %.1f s compute (+ %.1f s reading), peak RSS %.2f GB' % (
+                  row['oldCore']['revision'][:8], OLD_CORE_STRATEGY, row['oldCore']['seconds'],
+                  row['oldCore']['readSeconds'],
                   row['oldCore']['peakRss'] / 1e9), flush=True)
     row['load'].append(os.getloadavg())
     print('  load average (1, 5, 15 min) before %s, after %s' % tuple(
@@ -455,7 +461,7 @@ def run_old_core(source, manifest_path):
     read = time.perf_counter() - start
     start = time.perf_counter()
     train_and_predict(slides, manifest['labels'], manifest['categories'], excluded=manifest['excluded'],
-                      model_kind=manifest['modelKind'], strategy=manifest['strategy'], mc_samples=20,
+                      model_kind=manifest['modelKind'], strategy=OLD_CORE_STRATEGY, mc_samples=20,
                       seed=manifest['seed'])
     print(json.dumps({'seconds': time.perf_counter() - start, 'readSeconds': read,
                       'peakRss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))

@@ -18,6 +18,8 @@ from pytest_girder.assertions import assertStatus, assertStatusOk
 from test_api_shapes import documented_examples
 from test_jobs import wait_for_job, worker  # noqa: F401 (the fixture)
 
+from histomics_label.core.feature_cache import resolve_dtype
+
 DIM = 16
 CATEGORIES = ('Tumor', 'Stroma', 'Fat', 'Necrosis')
 
@@ -179,7 +181,8 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
     job = wait_for_job(job['_id'])
     log = ''.join(job['log'])
     assert job['status'] == JobStatus.SUCCESS, log
-    assert '500 superpixels (2 slides, 2 features files loaded, 0 cached), 64 labels' in log
+    assert '500 superpixels (2 slides, 2 features files loaded, 0 cached, as %s), 64 labels' % (
+        resolve_dtype('auto')) in log
     assert job['progress']['current'] == 100
     state = status(boundServer, admin, project)
     assert state['epoch'] == 1 and state['training']['status'] == 'done'

@@ -113,8 +113,8 @@ def run_epoch(client, project_id, epoch, options, report=None):
     mark = time.perf_counter()
     quality = post_quality(client, project_id, manifest, features, report.log)
     timings['quality'] = time.perf_counter() - mark
-    report.log('Epoch %d: %d superpixels (%d slides, %d features files loaded, %d cached), %d labels; %s' % (
-        epoch, features.n, len(manifest['slides']), loaded, len(manifest['slides']) - loaded,
+    report.log('Epoch %d: %d superpixels (%d slides, %d features files loaded, %d cached, as %s), %d labels; %s' % (
+        epoch, features.n, len(manifest['slides']), loaded, len(manifest['slides']) - loaded, _cache.dtype,
         len(manifest['labels']), ', '.join('%s %.3f s' % item for item in timings.items())))
     report.progress(1, 'Epoch %d published; cross-validated macro-F1 %s' % (epoch, macro_f1_text(quality)))
     return timings
