@@ -1,9 +1,19 @@
 """devops/build_client.py --plugin-only installs the client dependencies a staged build lacks (e.g. Chart.js
 added to web_client/package.json after the last full build), without touching packages already staged."""
+import importlib.util
 import json
+import os
 import pathlib
 
-from test_packaging import _build_client_module
+from conftest import REPO
+
+
+def _build_client_module():
+    """devops/build_client.py as a module (devops/ is not a package)."""
+    spec = importlib.util.spec_from_file_location('build_client', os.path.join(REPO, 'devops', 'build_client.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_missing_dependencies_are_installed_beside_the_staged_ones(tmp_path, monkeypatch):
