@@ -608,3 +608,19 @@ def test_an_epoch_of_a_million_superpixels_publishes(server, admin, tmp_path, fs
                           params={'fileId': str(file['_id'])})
     assertStatus(resp, 400)
     assert 'distinct prediction rows' in resp.json['message']
+
+
+def test_a_worker_imports_the_model_backends_when_it_starts():
+    """torch and scikit-learn are imported on Celery's worker_ready, not by the first epoch that needs them."""
+    import subprocess
+    import sys
+
+    code = ('import sys\n'
+            'from celery.signals import worker_ready\n'
+            'import histomics_label.jobs.trainer as trainer\n'
+            'before = [name in sys.modules for name in trainer.PRELOADED]\n'
+            'worker_ready.send(sender=None)\n'
+            'print(before, [name in sys.modules for name in trainer.PRELOADED])\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split('\n')[-2] == '[False, False] [True, True]'

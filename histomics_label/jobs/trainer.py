@@ -12,6 +12,8 @@ crash anywhere here loses none; the job fails with the error and the next trigge
 
 Imports nothing from the Girder server: it runs in the worker process.
 """
+import contextlib
+import importlib
 import io
 import json
 import os
@@ -20,6 +22,7 @@ import tempfile
 import time
 
 import numpy as np
+from celery.signals import worker_ready
 from girder_worker.app import app
 
 from .epoch_quality import macro_f1_text, post_quality
@@ -29,7 +32,18 @@ from ..core.features.store import read_features
 from ..core.training import train_and_predict
 
 MC_SAMPLES = 20
+#: the model backends' modules, imported as the worker starts rather than by the first epoch that needs them
+#: (torch took ~1 s of a worker's first epoch, scikit-learn's logistic regression ~1 s of its first logistic one)
+PRELOADED = ('torch', 'sklearn.linear_model')
 _cache = None
+
+
+@worker_ready.connect
+def preload_model_backends(**_):
+    """Import :data:`PRELOADED` (those installed) when a worker is ready."""
+    for name in PRELOADED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def feature_cache(budget_bytes, dtype):
