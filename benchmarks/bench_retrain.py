@@ -132,6 +132,16 @@ class Stack:
                             '-n', '%s@bench' % name, '--without-gossip', '--without-mingle', '--loglevel',
                             'warning'], 'worker-%s.log' % name, env)
 
+    def wait_ready(self, name, timeout=120):
+        """Wait until worker ``name`` answers a ping: started, its model backends imported (worker_ready)."""
+        from celery import Celery
+
+        control = Celery(broker=self.broker).control
+        deadline = time.monotonic() + timeout
+        while not control.ping(['%s@bench' % name], timeout=0.5):
+            if time.monotonic() > deadline:
+                raise RuntimeError('worker %s did not start within %d s' % (name, timeout))
+
     def stop(self, process=None):
         for child in [process] if process else reversed(self.children):
             if child.poll() is None:
@@ -322,6 +332,7 @@ def measure_size(stack, size, args, results):
         format(size, ','), time.perf_counter() - started, len(slides), args.per_slide, args.dim), flush=True)
     row = results.setdefault(str(size), {'superpixels': size, 'load': [os.getloadavg()]})
     trainer = stack.worker('histomics_label.trainer', 'trainer%d' % size)
+    stack.wait_ready('trainer%d' % size)  # a site's trainer is up before the first label
     path = 'histomics_label/project/%s' % project['_id']
     labeler = Labeler(stack, project, slides, category_ids)
     labeler.write(args.labels - 1)
