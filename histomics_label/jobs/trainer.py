@@ -2,13 +2,14 @@
 kept in memory between epochs.
 
 The worker process keeps a module-level :class:`..core.feature_cache.FeatureCache`: each slide's features file
-is downloaded and converted (to bfloat16 on CPUs with AMX, else float16, by default) the first time an epoch needs it, then reused until the LRU
-byte budget evicts it. A worker with a solo pool (``celery worker -P solo``) keeps one cache across tasks;
-a restarted worker starts empty and rebuilds it on the next epoch. Everything else goes through the API like
-the TrainAndPredict CLI: the epoch's manifest (``GET project/{id}/epoch/{n}``), the predictions and model
-uploaded to the data folder and published (``POST project/{id}/epoch/{n}/predictions``), then the epoch's
-cross-validated quality (``POST project/{id}/epoch/{n}/quality``). Labels live only on the server, so a
-crash anywhere here loses none; the job fails with the error and the next trigger trains again.
+is downloaded and converted (by default to bfloat16 on CPUs with AMX, else float16) the first time an epoch
+needs it, then reused until the LRU byte budget evicts it. A worker with a solo pool (``celery worker -P
+solo``) keeps one cache across tasks; a restarted worker starts empty and rebuilds it on the next epoch (it
+imports the model backends when it starts: :func:`preload_model_backends`). Everything else goes through the
+API like the TrainAndPredict CLI: the epoch's manifest (``GET project/{id}/epoch/{n}``), the predictions and
+model uploaded to the data folder and published (``POST project/{id}/epoch/{n}/predictions``), then the
+epoch's cross-validated quality (``POST project/{id}/epoch/{n}/quality``). Labels live only on the server, so
+a crash anywhere here loses none; the job fails with the error and the next trigger trains again.
 
 Imports nothing from the Girder server: it runs in the worker process.
 """
@@ -33,7 +34,7 @@ from ..core.training import train_and_predict
 
 MC_SAMPLES = 20
 #: the model backends' modules, imported as the worker starts rather than by the first epoch that needs them
-#: (torch took ~1 s of a worker's first epoch, scikit-learn's logistic regression ~1 s of its first logistic one)
+#: (scikit-learn's logistic regression took ~1 s of a worker's first logistic epoch)
 PRELOADED = ('torch', 'sklearn.linear_model')
 _cache = None
 
