@@ -107,7 +107,8 @@ def sample_softmax(logits, samples):
     np.exp(result, out=result)
     sums = result @ np.repeat(np.eye(samples, dtype=result.dtype), columns, axis=0)
     result = result.reshape(rows, samples, columns)
-    result /= sums[:, :, None]
+    with np.errstate(divide='ignore', invalid='ignore'):  # 0 / 0 only in the weak rows, redone below
+        result /= sums[:, :, None]
     weak = np.flatnonzero(sums.min(axis=1) < 1e-30)
     if len(weak):
         result[weak] = softmax(logits[weak].reshape(len(weak), samples, columns))
