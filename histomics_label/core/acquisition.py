@@ -190,7 +190,7 @@ def batchbald_score(probs, batch):
     """Joint mutual information I(y_batch; w) of a batch of items, computed exactly (small batches only)."""
     _, samples = validate_probs(probs, require_samples=True)
     batch = list(batch)
-    return joint_entropy_exact(samples, batch) - float(_entropy(samples[:, batch]).mean(axis=0).sum())
+    return joint_entropy_exact(samples, batch) - float(_mean_entropy(samples[:, batch]).sum())
 
 
 def _batch_joint_entropies(products, weights, samples, candidates, chunk_elements=2 ** 15):
@@ -199,7 +199,7 @@ def _batch_joint_entropies(products, weights, samples, candidates, chunk_element
     ``products[m, j]`` is the probability of batch configuration ``j`` under MC sample ``m``; a configuration's
     contribution is scaled by ``weights[j]`` (1 for exact enumeration, an importance weight when sampled).
     The greedy loop runs this once per pick over every candidate: chunks of ``chunk_elements`` values stay in
-    the CPU cache, ``p log p`` is taken in place with numpy's vectorised log, and the weighted sum over
+    the CPU cache, ``p log p`` is taken with numpy's vectorised log (:func:`_p_log_p`), and the weighted sum over
     configurations is one matrix-vector product (a reduction over the short class axis is slow in numpy). In
     float32, like the model's probabilities: a third less time than float64, and the same picks in our tests
     (entropy differences between candidates are far above float32's ~1e-7 relative rounding).
@@ -211,13 +211,10 @@ def _batch_joint_entropies(products, weights, samples, candidates, chunk_element
     scaled = (products.T / n_mc).astype(np.float32)
     weights = np.asarray(weights, dtype=np.float32)
     samples = samples.astype(np.float32, copy=False)
-    tiny = np.finfo(np.float32).tiny
     for start in range(0, len(candidates), step):
         chunk = candidates[start:start + step]
         joint = scaled @ samples[:, chunk].reshape(n_mc, -1)  # (configurations, chunk x classes)
-        logs = np.log(np.maximum(joint, tiny))  # p log p with 0 log 0 = 0, as xlogy
-        joint *= logs
-        result[start:start + step] = -(weights @ joint).reshape(len(chunk), n_classes).sum(axis=1)
+        result[start:start + step] = -(weights @ _p_log_p(joint)).reshape(len(chunk), n_classes).sum(axis=1)
     return result
 
 
