@@ -4,6 +4,8 @@ import re
 from girder.exceptions import ValidationException
 from girder.utility import setting_utilities
 
+from .core.feature_cache import DTYPES
+
 #: Docker image (``name:tag`` as registered in slicer_cli_web) whose CLIs run the project pipeline; empty
 #: runs them on the local girder_worker executor instead.
 CLI_IMAGE = 'histomics_label.cli_image'
@@ -34,7 +36,7 @@ TRAINER_CACHE_BYTES = 'histomics_label.trainer_cache_bytes'
 #: How the resident trainer stores features: float16 (half the memory, ~1e-3 relative precision), bfloat16 (the
 #: same memory, ~4e-3, multiplied ~7x faster on CPUs with AMX), float32, or auto (bfloat16 where the trainer's
 #: CPU has AMX, else float16; decided on the trainer's machine).
-CACHE_DTYPES = ('auto', 'float16', 'bfloat16', 'float32')
+CACHE_DTYPES = ('auto',) + DTYPES
 TRAINER_CACHE_DTYPE = 'histomics_label.trainer_cache_dtype'
 #: Celery queue of the resident trainer's tasks; empty: girder_worker's default queue. A dedicated queue
 #: served by one worker process with a solo pool keeps the cache in one process, next to no other job.

@@ -20,6 +20,11 @@ def is_bfloat16(array):
     return DTYPE is not None and array.dtype == DTYPE
 
 
+def is_sixteen_bit(array):
+    """float16 or bfloat16: rows the feature cache stores and the models multiply as they are."""
+    return array.dtype == np.float16 or is_bfloat16(array)
+
+
 def fast_on_this_cpu():
     """True when torch multiplies bfloat16 on AMX tiles here (and ml_dtypes can hold the rows)."""
     if DTYPE is None:

@@ -15,9 +15,9 @@ import numpy as np
 from . import bfloat16
 from .feature_blocks import FeatureBlock
 
-DTYPES = ('float16', 'bfloat16', 'float32')
 #: numpy dtype of each storage dtype name
 _NUMPY_DTYPES = {'float16': np.dtype(np.float16), 'bfloat16': bfloat16.DTYPE, 'float32': np.dtype(np.float32)}
+DTYPES = tuple(_NUMPY_DTYPES)
 
 
 def resolve_dtype(dtype):

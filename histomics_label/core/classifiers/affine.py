@@ -34,8 +34,7 @@ def normalised_affine(X, mean, std, weight, bias, offset=None):
     scaled = np.asarray(weight, dtype=np.float32) / std[:, None]
     bias = np.asarray(bias, dtype=np.float32)
     out = np.empty((len(X), scaled.shape[1]), dtype=np.float32)
-    sixteen_bit = X.dtype == np.float16 or bfloat16.is_bfloat16(X)
-    half = _half_weights(scaled, mean, std, X.dtype) if sixteen_bit else None
+    half = _half_weights(scaled, mean, std, X.dtype) if bfloat16.is_sixteen_bit(X) else None
     folded = None if half is None else bias - mean @ scaled
     for start in range(0, len(X), BLOCK_ROWS):
         block, target = X[start:start + BLOCK_ROWS], out[start:start + BLOCK_ROWS]

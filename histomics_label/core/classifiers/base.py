@@ -172,7 +172,7 @@ class Classifier(abc.ABC):
         X = np.asarray(X)
         if X.ndim != self.input_ndim:
             raise ValueError('%s expects %d-d input, got shape %r' % (type(self).__name__, self.input_ndim, X.shape))
-        half = X.dtype == np.float16 or bfloat16.is_bfloat16(X)
+        half = bfloat16.is_sixteen_bit(X)
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool or half):
             raise ValueError('input must be numeric')
         if X.dtype == np.uint8:
