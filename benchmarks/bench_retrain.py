@@ -133,7 +133,7 @@ class Stack:
                             'warning'], 'worker-%s.log' % name, env)
 
     def wait_ready(self, name, timeout=120):
-        """Wait until worker ``name`` answers a ping: started, its model backends imported (worker_ready)."""
+        """Wait until worker ``name`` answers a ping (started and consuming)."""
         from celery import Celery
 
         control = Celery(broker=self.broker).control

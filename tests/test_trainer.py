@@ -166,7 +166,7 @@ def trainer_cache():
 
 @pytest.mark.plugin('histomics_label')
 def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, trainer_cache,  # noqa: F811
-                                          fsAssetstore):
+                                          fsAssetstore, monkeypatch):
     from girder_jobs.constants import JobStatus
     from girder_jobs.models.job import Job
 
@@ -174,6 +174,8 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
 
     project, features, _, items = labeled_two_slide_project(boundServer, admin, 'resident', (300, 200), (40, 24),
                                                             tmp_path)
+    imports = []
+    monkeypatch.setattr(trainer_cache, 'import_model_backends', lambda: imports.append('after the epoch'))
     job = train(boundServer, admin, project)
     assert job['type'] == 'histomics_label.resident_trainer'
     assert Job().load(job['_id'], force=True)['histomicsLabel'] == {
@@ -181,6 +183,7 @@ def test_an_epoch_on_the_resident_trainer(boundServer, worker, admin, tmp_path, 
     job = wait_for_job(job['_id'])
     log = ''.join(job['log'])
     assert job['status'] == JobStatus.SUCCESS, log
+    assert imports == ['after the epoch']
     assert '500 superpixels (2 slides, 2 features files loaded, 0 cached, as %s), 64 labels' % (
         resolve_dtype('auto')) in log
     assert job['progress']['current'] == 100
@@ -610,16 +613,19 @@ def test_an_epoch_of_a_million_superpixels_publishes(server, admin, tmp_path, fs
     assert 'distinct prediction rows' in resp.json['message']
 
 
-def test_a_worker_imports_the_model_backends_when_it_starts():
-    """torch and scikit-learn are imported on Celery's worker_ready, not by the first epoch that needs them."""
+def test_the_model_backends_are_imported_by_the_trainer_not_by_a_starting_worker():
+    """A starting worker (worker_ready) imports neither torch nor scikit-learn: workers that run CLIs never need
+    them; the trainer imports them after an epoch (``import_model_backends``, checked in
+    test_an_epoch_on_the_resident_trainer)."""
     import subprocess
     import sys
 
     code = ('import sys\n'
             'from celery.signals import worker_ready\n'
             'import histomics_label.jobs.trainer as trainer\n'
-            'before = [name in sys.modules for name in trainer.PRELOADED]\n'
             'worker_ready.send(sender=None)\n'
+            'before = [name in sys.modules for name in trainer.PRELOADED]\n'
+            'trainer.import_model_backends()\n'
             'print(before, [name in sys.modules for name in trainer.PRELOADED])\n')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,8 @@ kept in memory between epochs.
 The worker process keeps a module-level :class:`..core.feature_cache.FeatureCache`: each slide's features file
 is downloaded and converted (by default to bfloat16 on CPUs with AMX, else float16) the first time an epoch
 needs it, then reused until the LRU byte budget evicts it. A worker with a solo pool (``celery worker -P
-solo``) keeps one cache across tasks; a restarted worker starts empty and rebuilds it on the next epoch (it
-imports the model backends when it starts: :func:`preload_model_backends`). Everything else goes through the
+solo``) keeps one cache across tasks; a restarted worker starts empty and rebuilds it on the next epoch (and
+imports every model backend after that epoch: :func:`import_model_backends`). Everything else goes through the
 API like the TrainAndPredict CLI: the epoch's manifest (``GET project/{id}/epoch/{n}``), the predictions and
 model uploaded to the data folder and published (``POST project/{id}/epoch/{n}/predictions``), then the
 epoch's cross-validated quality (``POST project/{id}/epoch/{n}/quality``). Labels live only on the server, so
@@ -23,7 +23,6 @@ import tempfile
 import time
 
 import numpy as np
-from celery.signals import worker_ready
 from girder_worker.app import app
 
 from .epoch_quality import macro_f1_text, post_quality
@@ -33,15 +32,15 @@ from ..core.features.store import read_features
 from ..core.training import train_and_predict
 
 MC_SAMPLES = 20
-#: the model backends' modules, imported as the worker starts rather than by the first epoch that needs them
-#: (scikit-learn's logistic regression took ~1 s of a worker's first logistic epoch)
+#: the model backends' modules, imported by the trainer once its first epoch is out rather than by the first
+#: epoch of a kind that needs them (scikit-learn's logistic regression took ~1 s of a worker's first logistic
+#: epoch); not when a worker starts: workers that run CLIs never need them (~320 MB, ~2.7 s)
 PRELOADED = ('torch', 'sklearn.linear_model')
 _cache = None
 
 
-@worker_ready.connect
-def preload_model_backends(**_):
-    """Import :data:`PRELOADED` (those installed) when a worker is ready."""
+def import_model_backends():
+    """Import :data:`PRELOADED` (those installed; a lookup once imported)."""
     for name in PRELOADED:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
@@ -132,6 +131,7 @@ def run_epoch(client, project_id, epoch, options, report=None):
         epoch, features.n, len(manifest['slides']), loaded, len(manifest['slides']) - loaded, _cache.dtype,
         len(manifest['labels']), ', '.join('%s %.3f s' % item for item in timings.items())))
     report.progress(1, 'Epoch %d published; cross-validated macro-F1 %s' % (epoch, macro_f1_text(quality)))
+    import_model_backends()  # off the label -> ranking path: the epoch and its quality are posted
     return timings
 
 
